@@ -1,0 +1,48 @@
+/**
+ * WorkRequest envelopes: the current Cellenics one (`ETag`, results in S3 under it) and the
+ * 2021 one (`uuid`/`socketId`, results on SNS). The body is only checked for a task name here;
+ * each task validates the rest with its own schema.
+ */
+import { z } from "zod";
+
+export const BodySchema = z.object({ name: z.string().min(1) }).loose();
+
+const PaginationSchema = z.unknown();
+
+const common = {
+  experimentId: z.string().min(1).max(256),
+  timeout: z.string().min(1).max(64),
+  body: BodySchema,
+};
+
+export const CurrentEnvelopeSchema = z.object({
+  ...common,
+  ETag: z.string().min(1).max(256),
+  requestProps: z.object({ pagination: PaginationSchema.optional() }).loose().optional(),
+  pagination: PaginationSchema.optional(),
+}).loose();
+
+export const LegacyEnvelopeSchema = z.object({
+  ...common,
+  uuid: z.string().min(1).max(256),
+  socketId: z.string().max(256).optional(),
+  pagination: PaginationSchema.optional(),
+}).loose();
+
+export type CurrentEnvelope = z.infer<typeof CurrentEnvelopeSchema>;
+export type LegacyEnvelope = z.infer<typeof LegacyEnvelopeSchema>;
+
+/** A parsed request: which protocol era, and the fields the worker uses. */
+export interface Envelope {
+  era: "current" | "2021";
+  /** ETag (current) or uuid (2021): what the response is addressed to */
+  id: string;
+  experimentId: string;
+  /** expiry instant (ms since epoch) */
+  timeoutMs: number;
+  body: { name: string; [k: string]: unknown };
+  /** requestProps.pagination (current) or top-level pagination (2021) */
+  pagination: unknown;
+  /** the request as received, for echoing (tokens removed by the publisher) */
+  raw: Record<string, unknown>;
+}

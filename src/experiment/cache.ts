@@ -1,0 +1,161 @@
+/**
+ * The processed-state cache: the loaded matrix plus everything preprocessing produced, in one
+ * binary file named by the SHA-256 of the input, so a second run skips parsing and
+ * preprocessing. The header records the format version, the input hash and the preprocessing
+ * parameters; any mismatch, truncation or checksum failure means "rebuild", never "trust".
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, readdir, readFile, rename, stat, writeFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { LoadedData, ObsColumn } from "./types.ts";
+import { PREPROCESS, type ProcessedState } from "./preprocess.ts";
+import { decodeStateFile, encodeStateFile } from "./state-file.ts";
+
+export const CACHE_VERSION = 1;
+
+/** SHA-256 over the input: a file's bytes, or a folder's regular files (names and bytes, sorted). */
+export async function hashInput(path: string): Promise<string> {
+  const h = createHash("sha256");
+  const info = await stat(path);
+  const files = info.isDirectory()
+    ? (await readdir(path, { withFileTypes: true })).filter((e) => e.isFile() && !e.name.startsWith(".")).map((e) => e.name).sort()
+    : [null];
+  for (const name of files) {
+    const file = name === null ? path : join(path, name);
+    if (name !== null) h.update(`\0${name}\0`);
+    for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  }
+  return h.digest("hex");
+}
+
+export function cacheFileFor(cacheDir: string, inputHash: string): string {
+  return join(cacheDir, `${inputHash}.cwstate`);
+}
+
+export type CacheLookup =
+  | { status: "hit"; data: LoadedData; state: ProcessedState }
+  | { status: "missing" | "stale" | "corrupt"; reason: string };
+
+interface Meta {
+  version: number;
+  inputHash: string;
+  params: typeof PREPROCESS;
+  data: Omit<LoadedData, "matrix" | "cellIds" | "obs" | "embeddings" | "storedGeneStats"> & {
+    nGenes: number;
+    nCells: number;
+    obs: ({ name: string; kind: ObsColumn["kind"]; categories?: string[]; strings?: string[] })[];
+    embeddings: Record<string, number>;
+  };
+  pcaPcs: number;
+}
+
+export async function readCache(file: string, inputHash: string, path: string): Promise<CacheLookup> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(file);
+  } catch {
+    return { status: "missing", reason: "no cache file" };
+  }
+  try {
+    const { meta, arrays } = decodeStateFile(buf);
+    const m = meta as Meta;
+    if (m.version !== CACHE_VERSION) return { status: "stale", reason: `cache version ${m.version}, expected ${CACHE_VERSION}` };
+    if (m.inputHash !== inputHash) return { status: "stale", reason: "input file changed" };
+    if (JSON.stringify(m.params) !== JSON.stringify(PREPROCESS)) return { status: "stale", reason: "preprocessing parameters changed" };
+    return { status: "hit", ...fromArrays(m, arrays as Record<string, never>, path) };
+  } catch (err) {
+    return { status: "corrupt", reason: (err as Error).message };
+  }
+}
+
+/** Writes atomically (temp file + rename) so a crash never leaves a half-written cache. */
+export async function writeCache(file: string, inputHash: string, data: LoadedData, state: ProcessedState): Promise<void> {
+  const { meta, arrays } = toArrays(inputHash, data, state);
+  const dir = file.slice(0, file.lastIndexOf("/")) || ".";
+  await mkdir(dir, { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    await writeFile(tmp, encodeStateFile(meta, arrays));
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+type Arr = Float64Array | Float32Array | Int32Array | Uint8Array;
+
+function toArrays(inputHash: string, data: LoadedData, state: ProcessedState): { meta: Meta; arrays: Record<string, Arr> } {
+  const arrays: Record<string, Arr> = {
+    "matrix.indptr": data.matrix.indptr,
+    "matrix.indices": data.matrix.indices,
+    "matrix.values": data.matrix.values,
+    cellIds: data.cellIds,
+    "qc.totalCounts": state.qc.totalCounts,
+    "qc.genesDetected": state.qc.genesDetected,
+    "qc.percentMito": state.qc.percentMito,
+    "gene.means": state.gene.means,
+    "gene.dispersions": state.gene.dispersions,
+    "gene.highlyVariable": state.gene.highlyVariable,
+    hvgs: state.hvgs,
+    "pca.scores": state.pca.scores,
+    "pca.varianceExplained": state.pca.varianceExplained,
+    louvain: state.louvain,
+  };
+  if (state.lognormFactors) arrays.lognormFactors = state.lognormFactors;
+  const obs: Meta["data"]["obs"] = [];
+  for (const col of data.obs) {
+    if (col.kind === "categorical") { obs.push({ name: col.name, kind: col.kind, categories: col.categories }); arrays[`obs.${col.name}`] = col.codes; }
+    else if (col.kind === "string") obs.push({ name: col.name, kind: col.kind, strings: col.values });
+    else { obs.push({ name: col.name, kind: col.kind }); arrays[`obs.${col.name}`] = col.values; }
+  }
+  const embeddings: Record<string, number> = {};
+  for (const [name, e] of Object.entries(data.embeddings)) { embeddings[name] = e.dims; arrays[`emb.${name}`] = e.values; }
+  for (const [k, v] of Object.entries(data.storedGeneStats ?? {})) if (v) arrays[`stored.${k}`] = v;
+  const { matrix, cellIds, obs: _o, embeddings: _e, storedGeneStats: _s, ...rest } = data;
+  return {
+    meta: { version: CACHE_VERSION, inputHash, params: PREPROCESS, data: { ...rest, nGenes: matrix.nGenes, nCells: matrix.nCells, obs, embeddings }, pcaPcs: state.pca.nPcs },
+    arrays,
+  };
+}
+
+function fromArrays(m: Meta, a: Record<string, never>, path: string): { data: LoadedData; state: ProcessedState } {
+  const need = <T,>(name: string): T => {
+    const v = a[name];
+    if (v === undefined) throw new Error(`cache lacks ${name}`);
+    return v as T;
+  };
+  const { nGenes, nCells, obs: obsMeta, embeddings: embMeta, ...rest } = m.data;
+  const obs: ObsColumn[] = obsMeta.map((o) => {
+    switch (o.kind) {
+      case "categorical": return { name: o.name, kind: "categorical", categories: o.categories ?? [], codes: need<Int32Array>(`obs.${o.name}`) };
+      case "string": return { name: o.name, kind: "string", values: o.strings ?? [] };
+      case "numeric": return { name: o.name, kind: "numeric", values: need<Float64Array>(`obs.${o.name}`) };
+      case "boolean": return { name: o.name, kind: "boolean", values: need<Uint8Array>(`obs.${o.name}`) };
+    }
+  });
+  const embeddings = Object.fromEntries(Object.entries(embMeta).map(([name, dims]) => [name, { dims, values: need<Float64Array>(`emb.${name}`) }]));
+  const stored: LoadedData["storedGeneStats"] = {};
+  if (a["stored.dispersions"]) stored.dispersions = a["stored.dispersions"];
+  if (a["stored.means"]) stored.means = a["stored.means"];
+  if (a["stored.highlyVariable"]) stored.highlyVariable = a["stored.highlyVariable"];
+  const data: LoadedData = {
+    ...rest,
+    path,
+    matrix: { nGenes, nCells, indptr: need("matrix.indptr"), indices: need("matrix.indices"), values: need("matrix.values") },
+    cellIds: need("cellIds"),
+    obs,
+    embeddings,
+    ...(Object.keys(stored).length > 0 ? { storedGeneStats: stored } : {}),
+  };
+  const state: ProcessedState = {
+    qc: { totalCounts: need("qc.totalCounts"), genesDetected: need("qc.genesDetected"), percentMito: need("qc.percentMito") },
+    lognormFactors: a.lognormFactors ?? null,
+    gene: { means: need("gene.means"), dispersions: need("gene.dispersions"), highlyVariable: need("gene.highlyVariable") },
+    hvgs: need("hvgs"),
+    pca: { nPcs: m.pcaPcs, scores: need("pca.scores"), varianceExplained: need("pca.varianceExplained") },
+    louvain: need("louvain"),
+  };
+  return { data, state };
+}

@@ -1,0 +1,42 @@
+/**
+ * 2-D embeddings of an experiment (UMAP, t-SNE) from its PCA, computed once per parameter set
+ * and kept for the experiment's lifetime.
+ */
+import type { Experiment } from "./experiment.ts";
+import { firstPcs } from "../numerics/cluster.ts";
+import { embed2d, nearestNeighbors } from "../numerics/scran.ts";
+
+export const EMBEDDING_DIMS = 30;
+
+export type EmbeddingParams =
+  | { type: "umap"; minDist: number; metric: "euclidean" | "cosine" }
+  | { type: "tsne"; perplexity: number; learningRate: number };
+
+/** cells x 2 row-major coordinates; memoised per parameters. */
+export function computeEmbedding(exp: Experiment, params: EmbeddingParams, progress?: (f: number) => void): Promise<Float64Array> {
+  return exp.memoize(`embedding:${JSON.stringify(params)}`, async () => {
+    const { pca } = exp.state;
+    const dims = Math.min(EMBEDDING_DIMS, pca.nPcs);
+    let coords = firstPcs(pca.scores, exp.nCells, pca.nPcs, dims);
+    if (params.type === "umap" && params.metric === "cosine") coords = rowNormalized(coords, exp.nCells, dims);
+    const k = params.type === "umap" ? 30 : Math.ceil(3 * params.perplexity);
+    const nn = await nearestNeighbors(coords, exp.nCells, dims, k);
+    return embed2d(
+      nn,
+      params.type === "umap" ? { method: "umap", neighbors: nn.k, minDist: params.minDist } : { method: "tsne", perplexity: params.perplexity },
+      progress,
+    );
+  });
+}
+
+/** Rows scaled to unit length: Euclidean neighbours of these are cosine neighbours of the input. */
+function rowNormalized(x: Float64Array, n: number, d: number): Float64Array {
+  const out = new Float64Array(x.length);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += x[i * d + j]! ** 2;
+    const norm = Math.sqrt(s) || 1;
+    for (let j = 0; j < d; j++) out[i * d + j] = x[i * d + j]! / norm;
+  }
+  return out;
+}

@@ -1,0 +1,76 @@
+/**
+ * One loaded experiment: the data as read, what preprocessing made of it, its cell sets and a
+ * per-experiment memo of derived results (embeddings, marker lists) kept for its lifetime.
+ * Holds only JS typed arrays; nothing here owns Wasm memory.
+ */
+import type { LoadedData } from "./types.ts";
+import type { ProcessedState } from "./preprocess.ts";
+import { normalizerOf } from "./preprocess.ts";
+import type { Normalizer } from "../numerics/normalize.ts";
+import type { CellClass } from "./cell-sets/cell-sets.ts";
+
+export type CacheStatus = "hit" | "built" | "rebuilt" | "disabled";
+
+export class Experiment {
+  readonly data: LoadedData;
+  readonly state: ProcessedState;
+  cellSets: CellClass[];
+  readonly cache: { status: CacheStatus; file: string | null; reason?: string };
+  readonly normalizer: Normalizer;
+  readonly maxCellId: number;
+  /** cell index by cell id (-1 where the id is not in the data) */
+  private readonly indexById: Int32Array;
+  private symbolIndex: Map<string, number> | null = null;
+  private readonly memo = new Map<string, Promise<unknown>>();
+
+  constructor(data: LoadedData, state: ProcessedState, cellSets: CellClass[], cache: Experiment["cache"]) {
+    this.data = data;
+    this.state = state;
+    this.cellSets = cellSets;
+    this.cache = cache;
+    this.normalizer = normalizerOf(data, state);
+    let max = -1;
+    for (const id of data.cellIds) if (id > max) max = id;
+    this.maxCellId = max;
+    this.indexById = new Int32Array(max + 1).fill(-1);
+    data.cellIds.forEach((id, i) => { this.indexById[id] = i; });
+  }
+
+  get nCells(): number { return this.data.matrix.nCells; }
+  get nGenes(): number { return this.data.matrix.nGenes; }
+
+  /** Cell index of a cell id, or -1. */
+  cellIndex(id: number): number {
+    return Number.isInteger(id) && id >= 0 && id <= this.maxCellId ? this.indexById[id]! : -1;
+  }
+
+  /** Gene index by symbol, case-insensitive; the first gene wins when symbols repeat. */
+  geneBySymbol(symbol: string): number | undefined {
+    if (!this.symbolIndex) {
+      this.symbolIndex = new Map();
+      this.data.genes.symbols.forEach((s, i) => {
+        const key = s.toLowerCase();
+        if (!this.symbolIndex!.has(key)) this.symbolIndex!.set(key, i);
+      });
+    }
+    return this.symbolIndex.get(symbol.toLowerCase());
+  }
+
+  /**
+   * Computes a derived result once per key and keeps it (a failed computation is forgotten so
+   * a later request can retry).
+   */
+  memoize<T>(key: string, compute: () => Promise<T>): Promise<T> {
+    let p = this.memo.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = compute();
+      this.memo.set(key, p);
+      p.catch(() => this.memo.delete(key));
+    }
+    return p;
+  }
+
+  hasMemo(key: string): boolean {
+    return this.memo.has(key);
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * Format detection: a folder with matrix.mtx[.gz] is 10x Matrix Market, `.h5ad` is AnnData,
+ * `.h5` is Cell Ranger HDF5. The registry maps each format to its reader.
+ */
+import { existsSync, statSync } from "node:fs";
+import { basename, dirname } from "node:path";
+import { ErrorCode, WorkerError } from "../../result/errors.ts";
+import type { LoadedData } from "../types.ts";
+import { loadH5ad } from "./h5ad.ts";
+import { loadTenxH5 } from "./tenx-h5.ts";
+import { isTenxMtxFolder, loadTenxMtx } from "./tenx-mtx.ts";
+
+export type Format = LoadedData["format"];
+
+const readers: Record<Format, (path: string) => Promise<LoadedData>> = {
+  "10x-mtx": loadTenxMtx,
+  "10x-h5": loadTenxH5,
+  h5ad: loadH5ad,
+};
+
+/** The format and the path to hand to its reader (a matrix.mtx file resolves to its folder). */
+export function detectFormat(path: string): { format: Format; path: string } {
+  if (!existsSync(path)) throw new WorkerError(ErrorCode.DATA_NOT_FOUND, `${path}: no such file or folder`);
+  const info = statSync(path);
+  if (info.isDirectory()) {
+    if (isTenxMtxFolder(path)) return { format: "10x-mtx", path };
+    throw new WorkerError(ErrorCode.DATA_UNSUPPORTED, `${path}: folder has no matrix.mtx[.gz] (expected a 10x Matrix Market folder)`);
+  }
+  const name = basename(path).toLowerCase();
+  if (name.endsWith(".h5ad")) return { format: "h5ad", path };
+  if (name.endsWith(".h5") || name.endsWith(".hdf5")) return { format: "10x-h5", path };
+  if (/^matrix\.mtx(\.gz)?$/.test(name)) return { format: "10x-mtx", path: dirname(path) };
+  throw new WorkerError(ErrorCode.DATA_UNSUPPORTED, `${path}: unknown format (expected a 10x folder, .h5 or .h5ad)`);
+}
+
+export function loadData(format: Format, path: string): Promise<LoadedData> {
+  return readers[format](path);
+}

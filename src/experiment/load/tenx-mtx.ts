@@ -1,0 +1,182 @@
+/**
+ * 10x Matrix Market folder: `matrix.mtx[.gz]` (genes x cells, 1-based coordinates),
+ * `features.tsv[.gz]` or `genes.tsv[.gz]`, `barcodes.tsv[.gz]`, and optionally an
+ * `annotations.csv` whose first column is the barcode (as the bundled datasets have).
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { dataInvalid, WorkerError, ErrorCode } from "../../result/errors.ts";
+import { geneMajorFromTriplets } from "../../numerics/sparse.ts";
+import type { LoadedData, ObsColumn } from "../types.ts";
+import { readChunks, readFailure, readLines, splitCsvLine } from "./text.ts";
+import { typeColumn } from "./obs-table.ts";
+
+/** The first of `names` (each tried plain and gzipped) that exists in `dir`. */
+function findFile(dir: string, names: string[]): string | null {
+  for (const name of names) {
+    for (const candidate of [`${name}.gz`, name]) {
+      const p = join(dir, candidate);
+      if (existsSync(p)) return p;
+    }
+  }
+  return null;
+}
+
+export function isTenxMtxFolder(dir: string): boolean {
+  return findFile(dir, ["matrix.mtx"]) !== null;
+}
+
+export async function loadTenxMtx(dir: string): Promise<LoadedData> {
+  const matrixPath = findFile(dir, ["matrix.mtx"]);
+  const featuresPath = findFile(dir, ["features.tsv", "genes.tsv"]);
+  const barcodesPath = findFile(dir, ["barcodes.tsv"]);
+  const missing = [!matrixPath && "matrix.mtx[.gz]", !featuresPath && "features.tsv[.gz] or genes.tsv[.gz]", !barcodesPath && "barcodes.tsv[.gz]"].filter(Boolean);
+  if (missing.length > 0 || !matrixPath || !featuresPath || !barcodesPath) {
+    throw new WorkerError(ErrorCode.DATA_NOT_FOUND, `${dir}: 10x folder is missing ${missing.join(", ")}`);
+  }
+  const [mtx, featureLines, barcodes] = await Promise.all([readMatrixMarket(matrixPath), readLines(featuresPath), readLines(barcodesPath)]);
+  if (featureLines.length !== mtx.nRows) {
+    throw dataInvalid(`${featuresPath}: has ${featureLines.length} genes but ${matrixPath} has ${mtx.nRows} rows`);
+  }
+  if (barcodes.length !== mtx.nCols) {
+    throw dataInvalid(`${barcodesPath}: has ${barcodes.length} barcodes but ${matrixPath} has ${mtx.nCols} columns`);
+  }
+  const ids: string[] = [];
+  const symbols: string[] = [];
+  for (const line of featureLines) {
+    const parts = line.split("\t");
+    ids.push(parts[0]!);
+    symbols.push(parts[1] ?? parts[0]!);
+  }
+  if (!mtx.integer) {
+    throw dataInvalid(`${matrixPath}: holds non-integer values; a 10x matrix must hold raw UMI counts`);
+  }
+  const matrix = geneMajorFromTriplets(mtx.nRows, mtx.nCols, mtx.rows, mtx.cols, mtx.values);
+  const annotationsPath = join(dir, "annotations.csv");
+  const obs = existsSync(annotationsPath) ? await readAnnotations(annotationsPath, barcodes) : [];
+  return {
+    format: "10x-mtx",
+    path: dir,
+    matrix,
+    matrixKind: "counts",
+    matrixSource: matrixPath.slice(dir.length).replace(/^\/+/, ""),
+    genes: { ids, symbols },
+    barcodes,
+    cellIds: Int32Array.from({ length: mtx.nCols }, (_, i) => i),
+    obs,
+    embeddings: {},
+    notes: [],
+  };
+}
+
+interface Triplets {
+  nRows: number;
+  nCols: number;
+  rows: Int32Array;
+  cols: Int32Array;
+  values: Float32Array;
+  integer: boolean;
+}
+
+/**
+ * Streaming Matrix Market coordinate reader: parses bytes directly into typed arrays
+ * (no per-line strings), so a 100k-cell matrix never exists as one string.
+ */
+export async function readMatrixMarket(path: string): Promise<Triplets> {
+  let header: string | null = null;
+  let size: number[] | null = null;
+  let rows = new Int32Array(0);
+  let cols = new Int32Array(0);
+  let values = new Float32Array(0);
+  let n = 0;
+  let integer = true;
+  let pattern = false;
+  let line: number[] = []; // bytes of a partial line (header/size section only)
+  // numeric state for entry lines
+  const field = [0, 0, 0];
+  let fieldIdx = 0;
+  let num = 0, frac = 0, fracDiv = 1, inNum = false, inFrac = false, neg = false, expMode = false, expNeg = false, expVal = 0;
+  const flushField = (): void => {
+    if (!inNum) return;
+    let v = num + (inFrac ? frac / fracDiv : 0);
+    if (expMode) v *= Math.pow(10, expNeg ? -expVal : expVal);
+    field[fieldIdx++] = neg ? -v : v;
+    num = 0; frac = 0; fracDiv = 1; inNum = false; inFrac = false; neg = false; expMode = false; expNeg = false; expVal = 0;
+  };
+  const endEntry = (): void => {
+    flushField();
+    if (fieldIdx === 0) return;
+    if (fieldIdx < (pattern ? 2 : 3)) throw dataInvalid(`${path}: entry ${n + 1} has ${fieldIdx} fields`);
+    if (n >= rows.length) throw dataInvalid(`${path}: more entries than the ${rows.length} its size line declares`);
+    const r = field[0]!, c = field[1]!, v = pattern ? 1 : field[2]!;
+    if (!(r >= 1 && r <= size![0]! && c >= 1 && c <= size![1]!)) {
+      throw dataInvalid(`${path}: entry ${n + 1} (${r}, ${c}) is outside the ${size![0]} x ${size![1]} matrix`);
+    }
+    rows[n] = r - 1; cols[n] = c - 1; values[n] = v;
+    if (integer && (v !== Math.round(v) || v < 0)) integer = false;
+    n++;
+    fieldIdx = 0;
+  };
+  const handleTextLine = (text: string): void => {
+    if (header === null) {
+      header = text;
+      if (!/^%%MatrixMarket\s+matrix\s+coordinate/i.test(text)) throw dataInvalid(`${path}: not a Matrix Market coordinate file (header: ${text.slice(0, 60)})`);
+      pattern = /\spattern/i.test(text);
+      if (/\s(real|double)/i.test(text)) integer = true; // decided by the values themselves
+      return;
+    }
+    if (text.startsWith("%") || text.trim() === "") return;
+    size = text.trim().split(/\s+/).map(Number);
+    if (size.length < 3 || size.some((x) => !Number.isInteger(x) || x < 0)) throw dataInvalid(`${path}: bad size line "${text}"`);
+    rows = new Int32Array(size[2]!);
+    cols = new Int32Array(size[2]!);
+    values = new Float32Array(size[2]!);
+  };
+  try {
+    for await (const chunk of readChunks(path)) {
+      let i = 0;
+      while (size === null && i < chunk.length) {
+        const b = chunk[i++]!;
+        if (b === 10) { handleTextLine(Buffer.from(line).toString("utf8").replace(/\r$/, "")); line = []; }
+        else line.push(b);
+      }
+      for (; i < chunk.length; i++) {
+        const b = chunk[i]!;
+        if (b >= 48 && b <= 57) {
+          inNum = true;
+          if (expMode) expVal = expVal * 10 + (b - 48);
+          else if (inFrac) { frac = frac * 10 + (b - 48); fracDiv *= 10; }
+          else num = num * 10 + (b - 48);
+        } else if (b === 32 || b === 9) flushField();
+        else if (b === 10 || b === 13) endEntry();
+        else if (b === 46) { inFrac = true; inNum = true; }
+        else if (b === 45) { if (expMode) expNeg = true; else neg = true; }
+        else if (b === 101 || b === 69) expMode = true;
+        else if (b === 43) { /* '+' sign */ }
+        else if (b === 37 && fieldIdx === 0 && !inNum) { throw dataInvalid(`${path}: comment inside the entries`); }
+        else throw dataInvalid(`${path}: unexpected character '${String.fromCharCode(b)}' in entry ${n + 1}`);
+      }
+    }
+    endEntry();
+  } catch (err) {
+    if (err instanceof WorkerError) throw err;
+    throw readFailure(path, err);
+  }
+  if (size === null) throw dataInvalid(`${path}: no size line (empty or truncated file)`);
+  const dims = size as number[];
+  if (n !== dims[2]) throw dataInvalid(`${path}: declares ${dims[2]} entries but holds ${n} (truncated?)`);
+  return { nRows: dims[0]!, nCols: dims[1]!, rows, cols, values, integer };
+}
+
+/** annotations.csv: header row, first column = barcode in the same order as barcodes.tsv. */
+async function readAnnotations(path: string, barcodes: string[]): Promise<ObsColumn[]> {
+  const lines = await readLines(path);
+  if (lines.length === 0) return [];
+  const header = splitCsvLine(lines[0]!);
+  const rows = lines.slice(1).map(splitCsvLine);
+  if (rows.length !== barcodes.length) throw dataInvalid(`${path}: has ${rows.length} rows but there are ${barcodes.length} barcodes`);
+  rows.forEach((r, i) => {
+    if (r[0] !== barcodes[i]) throw dataInvalid(`${path}: row ${i + 2} is barcode "${r[0]}", expected "${barcodes[i]}"`);
+  });
+  return header.slice(1).map((name, k) => typeColumn(name, rows.map((r) => r[k + 1] ?? "")));
+}

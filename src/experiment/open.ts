@@ -1,0 +1,88 @@
+/**
+ * Opening an experiment: detect the format, reuse the processed-state cache when it matches
+ * the input's hash, otherwise read the file, preprocess and save the cache; then attach cell
+ * sets (from a file, or the default classes).
+ */
+import { readFile } from "node:fs/promises";
+import { ErrorCode, WorkerError } from "../result/errors.ts";
+import { cacheFileFor, hashInput, readCache, writeCache } from "./cache.ts";
+import { defaultCellSets } from "./default-cell-sets.ts";
+import { Experiment, type CacheStatus } from "./experiment.ts";
+import { detectFormat, loadData } from "./load/index.ts";
+import { preprocess } from "./preprocess.ts";
+import { parseCellSetsFile, type CellClass } from "./cell-sets/cell-sets.ts";
+
+export interface OpenOptions {
+  /** data file or folder */
+  path: string;
+  /** where processed-state caches live; null disables the cache */
+  cacheDir: string | null;
+  /** a Cellenics cell-sets JSON file */
+  cellSetsFile?: string;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
+  const log = opts.log ?? (() => {});
+  const { format, path } = detectFormat(opts.path);
+  let cacheStatus: CacheStatus = "disabled";
+  let cacheFile: string | null = null;
+  let reason: string | undefined;
+  let loaded: { data: Awaited<ReturnType<typeof loadData>>; state: Awaited<ReturnType<typeof preprocess>> } | null = null;
+  let inputHash = "";
+  if (opts.cacheDir !== null) {
+    inputHash = await hashInput(path);
+    cacheFile = cacheFileFor(opts.cacheDir, inputHash);
+    const hit = await readCache(cacheFile, inputHash, path);
+    if (hit.status === "hit") {
+      loaded = { data: hit.data, state: hit.state };
+      cacheStatus = "hit";
+    } else {
+      cacheStatus = hit.status === "missing" ? "built" : "rebuilt";
+      reason = hit.reason;
+      if (hit.status !== "missing") log(`processed-state cache ${hit.status}: ${hit.reason}; rebuilding`, { file: cacheFile });
+    }
+  }
+  if (!loaded) {
+    const started = Date.now();
+    const data = await loadData(format, path);
+    log(`read ${format}: ${data.matrix.nCells} cells x ${data.matrix.nGenes} genes from ${data.matrixSource}`, { ms: Date.now() - started });
+    for (const note of data.notes) log(note);
+    const t = Date.now();
+    const state = await preprocess(data);
+    log("preprocessed (QC, LogNormalize, vst HVGs, PCA, SNN + Louvain)", { ms: Date.now() - t });
+    loaded = { data, state };
+    if (cacheFile) {
+      try {
+        await writeCache(cacheFile, inputHash, data, state);
+      } catch (err) {
+        log(`could not write the processed-state cache: ${(err as Error).message}`, { file: cacheFile });
+        cacheStatus = "disabled";
+      }
+    }
+  }
+  const cellSets = opts.cellSetsFile ? await readCellSetsFile(opts.cellSetsFile) : defaultCellSets(loaded.data, loaded.state);
+  return new Experiment(loaded.data, loaded.state, cellSets, { status: cacheStatus, file: cacheFile, ...(reason ? { reason } : {}) });
+}
+
+export async function readCellSetsFile(file: string): Promise<CellClass[]> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    throw new WorkerError(ErrorCode.DATA_NOT_FOUND, `${file}: cannot read cell sets (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new WorkerError(ErrorCode.DATA_INVALID, `${file}: cell sets are not valid JSON`);
+  }
+  try {
+    return parseCellSetsFile(json);
+  } catch (err) {
+    const issue = (err as { issues?: { path: PropertyKey[]; message: string }[] }).issues?.[0];
+    const where = issue ? ` at ${issue.path.map(String).join(".") || "top level"}: ${issue.message}` : "";
+    throw new WorkerError(ErrorCode.DATA_INVALID, `${file}: not a Cellenics cell-sets file${where}`);
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Plain data shapes shared by the loaders, the preprocessing and the tasks.
+ * Nothing here owns Wasm memory: every array is a JS typed array.
+ */
+
+/**
+ * A sparse matrix in compressed sparse row form, genes as rows and cells as columns
+ * ("gene-major"): row g holds the cells in which gene g is non-zero, cell indices ascending.
+ * Gene-major is the layout every consumer wants (per-gene statistics, GeneExpression,
+ * rank-sum tests), so loaders convert to it once.
+ */
+export interface GeneMajorMatrix {
+  nGenes: number;
+  nCells: number;
+  /** length nGenes + 1; row g spans [indptr[g], indptr[g+1]) */
+  indptr: Float64Array;
+  /** cell index (0-based, file order) of each stored value */
+  indices: Int32Array;
+  /** stored values (counts, or log-normalised values when no counts exist) */
+  values: Float32Array;
+}
+
+/** What the stored matrix holds. */
+export type MatrixKind = "counts" | "lognorm";
+
+export type ObsColumn =
+  | { name: string; kind: "categorical"; categories: string[]; codes: Int32Array /* -1 = missing */ }
+  | { name: string; kind: "numeric"; values: Float64Array }
+  | { name: string; kind: "string"; values: string[] }
+  | { name: string; kind: "boolean"; values: Uint8Array };
+
+/** Per-gene values found in the file (AnnData `var`), used when the file cannot be preprocessed. */
+export interface StoredGeneStats {
+  dispersions?: Float64Array;
+  means?: Float64Array;
+  highlyVariable?: Uint8Array;
+}
+
+/** A cells x dims embedding stored row-major (cell i at [i*dims, (i+1)*dims)). */
+export interface Embedding {
+  dims: number;
+  values: Float64Array;
+}
+
+/** An experiment as read from a file, before any preprocessing. */
+export interface LoadedData {
+  format: "10x-mtx" | "10x-h5" | "h5ad";
+  /** the file or folder it came from */
+  path: string;
+  matrix: GeneMajorMatrix;
+  matrixKind: MatrixKind;
+  /** where in the file the matrix came from, e.g. "layers/counts", "raw/X", "matrix.mtx.gz" */
+  matrixSource: string;
+  genes: { ids: string[]; symbols: string[] };
+  barcodes: string[];
+  /** cell id of each cell in file order (obs `cells_id`/`cell_ids`, else 0..n-1) */
+  cellIds: Int32Array;
+  obs: ObsColumn[];
+  /** obsm embeddings by name, e.g. X_umap, X_tsne, X_pca */
+  embeddings: Record<string, Embedding>;
+  storedGeneStats?: StoredGeneStats;
+  /** things the user should know about the file (e.g. "no raw counts: ...") */
+  notes: string[];
+}

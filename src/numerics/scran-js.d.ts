@@ -1,0 +1,43 @@
+// The part of scran.js (plain JS, no bundled types) that numerics/scran.ts uses.
+declare module "scran.js" {
+  interface Freeable { free(): void }
+  export interface ScranMatrix extends Freeable { numberOfRows(): number; numberOfColumns(): number }
+  export interface RunPcaResults extends Freeable {
+    principalComponents(options?: { copy?: boolean }): Float64Array;
+    varianceExplained(options?: { copy?: boolean }): Float64Array;
+    totalVariance(): number;
+    numberOfPCs(): number;
+  }
+  export interface NeighborIndex extends Freeable {}
+  export interface FindNearestNeighborsResults extends Freeable {
+    serialize(): { runs: Int32Array; indices: Int32Array; distances: Float64Array };
+  }
+  export const FindNearestNeighborsResults: {
+    unserialize(runs: Int32Array, indices: Int32Array, distances: Float64Array): FindNearestNeighborsResults;
+  };
+  export interface IterativeEmbedding extends Freeable {
+    run(options?: { runTime?: number | null; maxIterations?: number }): boolean;
+    extractCoordinates(): { x: Float64Array; y: Float64Array };
+    currentEpoch?(): number;
+    totalEpochs?(): number;
+    iterations?(): number;
+  }
+  export function initialize(options?: { numberOfThreads?: number }): Promise<boolean>;
+  export function terminate(): void;
+  export function maximumThreads(): number;
+  export function initializeDenseMatrixFromDenseArray(
+    rows: number, cols: number, values: Float64Array, options?: { columnMajor?: boolean; forceInteger?: boolean },
+  ): ScranMatrix;
+  export function runPca(x: ScranMatrix, options?: { numberOfPCs?: number; scale?: boolean; numberOfThreads?: number | null }): RunPcaResults;
+  export function buildNeighborSearchIndex(
+    x: Float64Array, options?: { numberOfDims?: number; numberOfCells?: number; approximate?: boolean },
+  ): NeighborIndex;
+  export function findNearestNeighbors(x: NeighborIndex, k: number, options?: { numberOfThreads?: number | null }): FindNearestNeighborsResults;
+  export function initializeUmap(
+    x: FindNearestNeighborsResults, options?: { neighbors?: number; epochs?: number; minDist?: number; numberOfThreads?: number | null },
+  ): IterativeEmbedding;
+  export function initializeTsne(
+    x: FindNearestNeighborsResults, options?: { perplexity?: number; neighbors?: number | null; numberOfThreads?: number | null },
+  ): IterativeEmbedding;
+  export function perplexityToNeighbors(perplexity: number): number;
+}

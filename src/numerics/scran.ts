@@ -1,0 +1,113 @@
+/**
+ * The only importer of scran.js (libscran compiled to WebAssembly). Everything that crosses
+ * this file is a plain JS typed array: Wasm objects are created and freed inside each call
+ * (freed in `finally`), so nothing from the Wasm heap outlives a call or leaks across requests.
+ */
+import * as scran from "scran.js";
+import { availableParallelism } from "node:os";
+
+let ready: Promise<unknown> | null = null;
+
+/** Initialises the Wasm module once (threads = available cores, at most 4). */
+export function initScran(): Promise<unknown> {
+  ready ??= scran.initialize({ numberOfThreads: Math.max(1, Math.min(4, availableParallelism())) });
+  return ready;
+}
+
+function freeAll(...objects: ({ free(): void } | undefined)[]): void {
+  for (const o of objects) o?.free();
+}
+
+export interface PcaOutput {
+  /** cells x nPcs, row-major (cell i's scores at [i*nPcs, (i+1)*nPcs)) */
+  scores: Float64Array;
+  nPcs: number;
+  varianceExplained: Float64Array;
+  totalVariance: number;
+}
+
+/**
+ * PCA of a dense features x cells matrix given column-major (each cell's feature values
+ * contiguous). scran centres each feature; scores are U·D as in Seurat's cell embeddings.
+ * Signs are made deterministic: each PC is flipped so its largest-magnitude score is positive.
+ */
+export async function pcaOfDense(nFeatures: number, nCells: number, columnMajor: Float64Array, nPcs: number): Promise<PcaOutput> {
+  await initScran();
+  let mat: scran.ScranMatrix | undefined;
+  let res: scran.RunPcaResults | undefined;
+  try {
+    mat = scran.initializeDenseMatrixFromDenseArray(nFeatures, nCells, columnMajor, { columnMajor: true });
+    res = scran.runPca(mat, { numberOfPCs: nPcs, scale: false });
+    const k = res.numberOfPCs();
+    const scores = res.principalComponents();
+    orientSigns(scores, nCells, k);
+    return { scores, nPcs: k, varianceExplained: res.varianceExplained(), totalVariance: res.totalVariance() };
+  } finally {
+    freeAll(res, mat);
+  }
+}
+
+function orientSigns(scores: Float64Array, nCells: number, k: number): void {
+  for (let j = 0; j < k; j++) {
+    let best = 0;
+    for (let i = 0; i < nCells; i++) { const v = scores[i * k + j]!; if (Math.abs(v) > Math.abs(best)) best = v; }
+    if (best < 0) for (let i = 0; i < nCells; i++) scores[i * k + j] = -scores[i * k + j]!;
+  }
+}
+
+export interface Neighbors {
+  nCells: number;
+  k: number;
+  /** cells x k, row-major, nearest first; excludes the cell itself */
+  indices: Int32Array;
+  distances: Float64Array;
+}
+
+/** k nearest neighbours of every cell in a cells x dims row-major coordinate array (Annoy, as Seurat's default). */
+export async function nearestNeighbors(coords: Float64Array, nCells: number, dims: number, k: number): Promise<Neighbors> {
+  await initScran();
+  let index: scran.NeighborIndex | undefined;
+  let res: scran.FindNearestNeighborsResults | undefined;
+  try {
+    index = scran.buildNeighborSearchIndex(coords, { numberOfDims: dims, numberOfCells: nCells, approximate: true });
+    const kk = Math.min(k, nCells - 1);
+    res = scran.findNearestNeighbors(index, kk);
+    const { indices, distances } = res.serialize();
+    return { nCells, k: kk, indices, distances };
+  } finally {
+    freeAll(res, index);
+  }
+}
+
+/** Options of the iterative 2-D embeddings. */
+export type EmbeddingMethod =
+  | { method: "umap"; neighbors: number; minDist: number; epochs?: number }
+  | { method: "tsne"; perplexity: number; maxIterations?: number };
+
+/**
+ * UMAP or t-SNE from precomputed neighbours. Returns cells x 2, row-major.
+ * `onProgress(fraction)` is called between chunks of iterations.
+ */
+export async function embed2d(nn: Neighbors, opts: EmbeddingMethod, onProgress?: (fraction: number) => void): Promise<Float64Array> {
+  await initScran();
+  const runs = new Int32Array(nn.nCells).fill(nn.k);
+  let results: scran.FindNearestNeighborsResults | undefined;
+  let state: scran.IterativeEmbedding | undefined;
+  try {
+    results = scran.FindNearestNeighborsResults.unserialize(runs, nn.indices, nn.distances);
+    if (opts.method === "umap") {
+      state = scran.initializeUmap(results, { neighbors: opts.neighbors, minDist: opts.minDist, ...(opts.epochs ? { epochs: opts.epochs } : {}) });
+      state.run();
+    } else {
+      state = scran.initializeTsne(results, { perplexity: opts.perplexity });
+      state.run({ maxIterations: opts.maxIterations ?? 1000 });
+    }
+    onProgress?.(1);
+    const { x, y } = state.extractCoordinates();
+    const out = new Float64Array(nn.nCells * 2);
+    for (let i = 0; i < nn.nCells; i++) { out[2 * i] = x[i]!; out[2 * i + 1] = y[i]!; }
+    return out;
+  } finally {
+    freeAll(state, results);
+  }
+}
