@@ -48,8 +48,9 @@ function summarize(body: Record<string, unknown>, response: WorkResponse): strin
     }
     case "GeneExpression": {
       const genes = result.orderedGeneNames as string[];
-      const stats = result.stats as Record<string, { rawMean: number; truncatedMax: number }>;
-      return `${result.cellIds?.length ?? "all"} cells; ` + genes.map((g) => `${g} mean ${stats[g]!.rawMean.toFixed(3)}, 95th pct ${stats[g]!.truncatedMax.toFixed(3)}`).join("; ");
+      const stats = result.stats as { rawMean: number[]; truncatedMax: number[] };
+      const rows = result.cellIds ? `${result.cellIds.length} cells of the requested sets` : "all cells";
+      return `${rows}; ` + genes.map((g, i) => `${g} mean ${stats.rawMean[i]!.toFixed(3)}, 95th percentile ${stats.truncatedMax[i]!.toFixed(3)}`).join("; ");
     }
     default:
       return `${response.results[0]!.body.length} bytes`;

@@ -322,7 +322,7 @@ write_json_file(list(
   k = 15L,
   umap_knn15_preservation = num_scalar(umap_pres),
   tsne_knn15_preservation = num_scalar(tsne_pres),
-  timings_seconds = lapply(timings, function(t) round(t, 3)),
+  timings = lapply(timings, function(t) round(t, 3)),
   umap = list(x = num_json(umap_emb[, 1]), y = num_json(umap_emb[, 2])),
   tsne = list(x = num_json(tsne_emb[, 1]), y = num_json(tsne_emb[, 2]))
 ), "embedding_quality.json")
@@ -331,5 +331,12 @@ check_roundtrip("embedding_quality.json", list(
   "umap$x" = unname(umap_emb[, 1]), "umap$y" = unname(umap_emb[, 2]),
   "tsne$x" = unname(tsne_emb[, 1]), "tsne$y" = unname(tsne_emb[, 2])))
 
-writeLines(capture.output(sessionInfo()), file.path(out_dir, "sessionInfo.txt"))
+deb <- if (nzchar(Sys.which("dpkg-query"))) {
+  suppressWarnings(system2("dpkg-query", c("-W", "-f", shQuote("${Package} ${Version}\\n"),
+    "r-base-core", "r-cran-seurat", "r-cran-seuratobject", "r-cran-matrix", "r-cran-irlba",
+    "r-cran-rcppannoy", "r-cran-uwot", "r-cran-rtsne", "r-cran-rann", "r-cran-jsonlite",
+    "libblas3", "liblapack3"), stdout = TRUE, stderr = FALSE))
+} else "dpkg-query not available"
+writeLines(c(capture.output(sessionInfo()), "", "Debian packages (dpkg-query):", deb),
+           file.path(out_dir, "sessionInfo.txt"))
 message(sprintf("done in %.1f s", proc.time()[["elapsed"]] - t_script))

@@ -2,8 +2,8 @@
  * Seurat-style graph clustering of cells from their PCA scores: kNN on the first `dims` PCs,
  * SNN graph (k = 20, Jaccard pruning 1/15), Louvain at the given resolution, fixed seed.
  */
-import { louvain } from "./louvain.ts";
-import { nearestNeighbors, type Neighbors } from "./scran.ts";
+import { louvain, renumberBySize } from "./louvain.ts";
+import { leidenFromNeighbors, nearestNeighbors, type Neighbors } from "./scran.ts";
 import { buildSnnGraph } from "./snn.ts";
 
 export const CLUSTER_DEFAULTS = { k: 20, prune: 1 / 15, resolution: 0.8, seed: 0, dims: 30 } as const;
@@ -20,6 +20,15 @@ export function firstPcs(scores: Float64Array, nCells: number, nPcs: number, dim
 /** Neighbours for the SNN graph: k - 1 besides the cell itself, as Seurat's k.param counts self. */
 export function clusteringNeighbors(coords: Float64Array, nCells: number, dims: number, k: number = CLUSTER_DEFAULTS.k): Promise<Neighbors> {
   return nearestNeighbors(coords, nCells, dims, k - 1);
+}
+
+export type ClusterMethod = "louvain" | "leiden";
+
+/** Clusters numbered 0.. by decreasing size. Louvain on Seurat's SNN graph; Leiden (modularity) on scran's Jaccard SNN graph. */
+export async function clusterCells(nn: Neighbors, method: ClusterMethod, resolution: number): Promise<Int32Array> {
+  if (method === "louvain") return clusterFromNeighbors(nn, resolution);
+  if (nn.nCells < 2) return new Int32Array(nn.nCells);
+  return renumberBySize(await leidenFromNeighbors(nn, resolution));
 }
 
 export function clusterFromNeighbors(nn: Neighbors, resolution: number, seed: number = CLUSTER_DEFAULTS.seed): Int32Array {

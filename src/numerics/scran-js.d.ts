@@ -41,3 +41,12 @@ declare module "scran.js" {
   ): IterativeEmbedding;
   export function perplexityToNeighbors(perplexity: number): number;
 }
+declare module "scran.js" {
+  export interface BuildSnnGraphResults { free(): void }
+  export interface ClusterGraphResults { free(): void; membership(options?: { copy?: boolean }): Int32Array }
+  export function buildSnnGraph(x: FindNearestNeighborsResults, options?: { scheme?: "rank" | "number" | "jaccard"; neighbors?: number }): BuildSnnGraphResults;
+  export function clusterGraph(
+    x: BuildSnnGraphResults,
+    options?: { method?: "multilevel" | "leiden" | "walktrap"; multiLevelResolution?: number; leidenResolution?: number; leidenObjective?: "cpm" | "modularity" | "er" },
+  ): ClusterGraphResults;
+}

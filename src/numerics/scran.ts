@@ -111,3 +111,23 @@ export async function embed2d(nn: Neighbors, opts: EmbeddingMethod, onProgress?:
     freeAll(state, results);
   }
 }
+
+/**
+ * Leiden clustering (modularity objective) on scran's Jaccard-weighted SNN graph built from
+ * precomputed neighbours. Returns one label per cell (not yet renumbered).
+ */
+export async function leidenFromNeighbors(nn: Neighbors, resolution: number): Promise<Int32Array> {
+  await initScran();
+  const runs = new Int32Array(nn.nCells).fill(nn.k);
+  let results: scran.FindNearestNeighborsResults | undefined;
+  let graph: scran.BuildSnnGraphResults | undefined;
+  let clusters: scran.ClusterGraphResults | undefined;
+  try {
+    results = scran.FindNearestNeighborsResults.unserialize(runs, nn.indices, nn.distances);
+    graph = scran.buildSnnGraph(results, { scheme: "jaccard", neighbors: nn.k });
+    clusters = scran.clusterGraph(graph, { method: "leiden", leidenResolution: resolution, leidenObjective: "modularity" });
+    return clusters.membership();
+  } finally {
+    freeAll(clusters, graph, results);
+  }
+}

@@ -6,16 +6,15 @@ import { existsSync, statSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { ErrorCode, WorkerError } from "../../result/errors.ts";
 import type { LoadedData } from "../types.ts";
-import { loadH5ad } from "./h5ad.ts";
-import { loadTenxH5 } from "./tenx-h5.ts";
 import { isTenxMtxFolder, loadTenxMtx } from "./tenx-mtx.ts";
 
 export type Format = LoadedData["format"];
 
+// HDF5 readers are imported on first use: h5wasm's Wasm module is not loaded for 10x folders.
 const readers: Record<Format, (path: string) => Promise<LoadedData>> = {
   "10x-mtx": loadTenxMtx,
-  "10x-h5": loadTenxH5,
-  h5ad: loadH5ad,
+  "10x-h5": async (path) => (await import("./tenx-h5.ts")).loadTenxH5(path),
+  h5ad: async (path) => (await import("./h5ad.ts")).loadH5ad(path),
 };
 
 /** The format and the path to hand to its reader (a matrix.mtx file resolves to its folder). */
