@@ -28,6 +28,10 @@ declare module "scran.js" {
   export function initializeDenseMatrixFromDenseArray(
     rows: number, cols: number, values: Float64Array, options?: { columnMajor?: boolean; forceInteger?: boolean },
   ): ScranMatrix;
+  export function initializeSparseMatrixFromSparseArrays(
+    rows: number, cols: number, values: Float64Array, indices: Int32Array, pointers: Int32Array | Float64Array,
+    options?: { byRow?: boolean; forceInteger?: boolean; layered?: boolean },
+  ): ScranMatrix;
   export function runPca(x: ScranMatrix, options?: { numberOfPCs?: number; scale?: boolean; numberOfThreads?: number | null }): RunPcaResults;
   export function buildNeighborSearchIndex(
     x: Float64Array, options?: { numberOfDims?: number; numberOfCells?: number; approximate?: boolean },

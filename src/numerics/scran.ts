@@ -47,6 +47,29 @@ export async function pcaOfDense(nFeatures: number, nCells: number, columnMajor:
   }
 }
 
+/**
+ * PCA of a sparse features x cells matrix in compressed-row form (one row per feature).
+ * scran centres each feature and multiplies sparse matrices by vectors, so the cost follows
+ * the non-zeros, not features x cells.
+ */
+export async function pcaOfSparseRows(
+  nFeatures: number, nCells: number, indptr: Int32Array, indices: Int32Array, values: Float64Array, nPcs: number,
+): Promise<PcaOutput> {
+  await initScran();
+  let mat: scran.ScranMatrix | undefined;
+  let res: scran.RunPcaResults | undefined;
+  try {
+    mat = scran.initializeSparseMatrixFromSparseArrays(nFeatures, nCells, values, indices, indptr, { byRow: true, forceInteger: false, layered: false });
+    res = scran.runPca(mat, { numberOfPCs: nPcs, scale: false });
+    const k = res.numberOfPCs();
+    const scores = res.principalComponents();
+    orientSigns(scores, nCells, k);
+    return { scores, nPcs: k, varianceExplained: res.varianceExplained(), totalVariance: res.totalVariance() };
+  } finally {
+    freeAll(res, mat);
+  }
+}
+
 function orientSigns(scores: Float64Array, nCells: number, k: number): void {
   for (let j = 0; j < k; j++) {
     let best = 0;
