@@ -12,7 +12,8 @@ import type { LoadedData, ObsColumn } from "./types.ts";
 import { PREPROCESS, type ProcessedState } from "./preprocess.ts";
 import { decodeStateFile, encodeStateFile } from "./state-file.ts";
 
-export const CACHE_VERSION = 1;
+/** Bump whenever the file layout or what preprocessing computes changes: old caches then rebuild. */
+export const CACHE_VERSION = 2;
 
 /** SHA-256 over the input: a file's bytes, or a folder's regular files (names and bytes, sorted). */
 export async function hashInput(path: string): Promise<string> {

@@ -47,7 +47,7 @@ declare module "scran.js" {
 }
 declare module "scran.js" {
   export interface BuildSnnGraphResults { free(): void }
-  export interface ClusterGraphResults { free(): void; membership(options?: { copy?: boolean }): Int32Array }
+  export interface ClusterGraphResults { free(): void; membership(options?: { copy?: boolean }): Int32Array | BigInt64Array }
   export function buildSnnGraph(x: FindNearestNeighborsResults, options?: { scheme?: "rank" | "number" | "jaccard"; neighbors?: number }): BuildSnnGraphResults;
   export function clusterGraph(
     x: BuildSnnGraphResults,

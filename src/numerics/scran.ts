@@ -149,7 +149,8 @@ export async function leidenFromNeighbors(nn: Neighbors, resolution: number): Pr
     results = scran.FindNearestNeighborsResults.unserialize(runs, nn.indices, nn.distances);
     graph = scran.buildSnnGraph(results, { scheme: "jaccard", neighbors: nn.k });
     clusters = scran.clusterGraph(graph, { method: "leiden", leidenResolution: resolution, leidenObjective: "modularity" });
-    return clusters.membership();
+    // the 64-bit Wasm build returns BigInt64Array labels
+    return Int32Array.from(clusters.membership() as ArrayLike<number | bigint>, Number);
   } finally {
     freeAll(clusters, graph, results);
   }

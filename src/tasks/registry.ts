@@ -5,14 +5,16 @@
 import type { TaskDefinition } from "./task.ts";
 import getEmbedding from "./get-embedding.ts";
 import clusterCells from "./cluster-cells.ts";
+import listGenes from "./list-genes.ts";
+import geneExpression from "./gene-expression.ts";
 
-const TASKS: readonly TaskDefinition[] = [getEmbedding, clusterCells] as unknown as TaskDefinition[];
+const TASKS: readonly TaskDefinition[] = [getEmbedding, listGenes, geneExpression, clusterCells] as unknown as TaskDefinition[];
 
 export const registry: ReadonlyMap<string, TaskDefinition> = new Map(TASKS.map((t) => [t.name, t]));
 
 /** Task names of the Cellenics protocol that this worker does not implement yet. */
 export const PLANNED_TASKS = [
-  "ListGenes", "GeneExpression", "DifferentialExpression", "MarkerHeatmap", "DotPlot",
+  "DifferentialExpression", "MarkerHeatmap", "DotPlot",
   "BatchDifferentialExpression", "GetBackgroundExpressedGenes", "GetNGenes", "GetNUmis", "GetMitochondrialContent",
   "GetDoubletScore", "GetExpressionCellSets", "GetNormalizedExpression",
 ] as const;

@@ -1,0 +1,237 @@
+/**
+ * GeneExpression (reference spec §5.5): log-normalised expression of some genes as a
+ * compressed-sparse-COLUMN matrix (mathjs layout: rows = cells, columns = genes), with
+ * per-gene stats over ALL cells of the experiment (rawMean, sample rawStdev, truncatedMin =
+ * minimum, truncatedMax = 95th percentile retried at 0.96 … 1.00 while 0).
+ *
+ * Rows: by default row r = cell id r (0..maxCellId; ids not in the data are implicit zero
+ * rows). With `cellSets` (keys; classes expand to their children): the cells of the data in
+ * the union, by ascending cell id. With `downsampleSettings.cellIds`: exactly those ids, in
+ * that order. With `downsampleSettings.{selectedCellSet, groupedTracks}`: the bucketed
+ * heatmap sample (spec §3.3) drawn with a fixed seed, so the same request gives the same
+ * cells. Whenever rows are a selection, `cellIds` echoes the row → cell id map.
+ *
+ * Genes match symbols case-insensitively, keep the request order and appear once; the ones
+ * not found are listed in `missingGenes`; none found is a GENE_NOT_FOUND error (the original
+ * published a cached `null`). Works from the gene-major rows only; nothing is densified.
+ */
+import { z } from "zod";
+import { defineTask } from "./task.ts";
+import type { Experiment } from "../experiment/experiment.ts";
+import { cellIdsOf, findNode, isClass, type CellClass } from "../experiment/cell-sets/cell-sets.ts";
+import { normalizedRow } from "../numerics/normalize.ts";
+import { summarizeWithZeros } from "../numerics/summaries.ts";
+import { Random } from "../numerics/random.ts";
+import { ErrorCode, invalidInput, WorkerError } from "../result/errors.ts";
+
+export const MAX_GENES = 10_000;
+export const MAX_CELL_IDS = 2_000_000;
+/** cells drawn per bucket by the heatmap sampler (spec §3.3) */
+export const BUCKET_SIZE = 1000;
+export const DOWNSAMPLE_SEED = 0;
+
+const Key = z.string().min(1).max(500);
+
+const Body = z.object({
+  name: z.literal("GeneExpression"),
+  genes: z.array(z.string().max(500)).min(1).max(MAX_GENES),
+  downsampleSettings: z.object({
+    cellIds: z.array(z.number().int().nonnegative()).max(MAX_CELL_IDS).optional(),
+    selectedCellSet: Key.optional(),
+    groupedTracks: z.array(Key).max(100).optional(),
+  }).strict().optional(),
+  cellSets: z.array(Key).min(1).max(10_000).optional(),
+}).strict().refine((b) => !(b.cellSets && b.downsampleSettings), {
+  message: "give either cellSets or downsampleSettings, not both",
+});
+
+export type GeneExpressionBody = z.infer<typeof Body>;
+
+export interface GeneExpressionResult {
+  orderedGeneNames: string[];
+  missingGenes: string[];
+  stats: { rawMean: (number | null)[]; rawStdev: (number | null)[]; truncatedMin: (number | null)[]; truncatedMax: (number | null)[] };
+  rawExpression: { values: number[]; index: number[]; ptr: number[]; size: [number, number] };
+  cellIds?: number[];
+}
+
+export default defineTask({
+  name: "GeneExpression",
+  body: Body,
+  cacheable: true,
+  async run(body, { experiment: exp, progress }) {
+    return geneExpression(exp, body, progress);
+  },
+});
+
+export function geneExpression(
+  exp: Experiment,
+  body: Omit<GeneExpressionBody, "name">,
+  progress: (fraction: number) => void = () => {},
+): GeneExpressionResult {
+  const { genes, missing } = resolveGenes(exp, body.genes);
+  if (genes.length === 0) {
+    const shown = missing.slice(0, 20).join(", ") + (missing.length > 20 ? ` and ${missing.length - 20} more` : "");
+    throw new WorkerError(ErrorCode.GENE_NOT_FOUND, `None of the requested genes were found: ${shown}.`);
+  }
+  const rows = selectedCellIds(exp, body);
+  const rowMap = rowsByCell(exp, rows);
+  const nRows = rows ? rows.length : exp.maxCellId + 1;
+  const stats: GeneExpressionResult["stats"] = { rawMean: [], rawStdev: [], truncatedMin: [], truncatedMax: [] };
+  const values: number[] = [];
+  const index: number[] = [];
+  const ptr: number[] = [0];
+  const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
+  genes.forEach((g, k) => {
+    const row = normalizedRow(exp.data.matrix, exp.normalizer, g);
+    const s = summarizeWithZeros(row.values, exp.nCells);
+    stats.rawMean.push(finite(s.mean));
+    stats.rawStdev.push(finite(s.sd));
+    stats.truncatedMin.push(finite(s.min));
+    stats.truncatedMax.push(finite(s.truncatedMax));
+    appendColumn(rowMap, row.cells, row.values, values, index);
+    ptr.push(values.length);
+    if (k % 500 === 499) progress((k + 1) / genes.length);
+  });
+  const out: GeneExpressionResult = {
+    orderedGeneNames: genes.map((g) => exp.data.genes.symbols[g]!),
+    missingGenes: missing,
+    stats,
+    rawExpression: { values, index, ptr, size: [nRows, genes.length] },
+  };
+  if (rows) out.cellIds = Array.from(rows);
+  return out;
+}
+
+/** Gene indices in request order (each once) and the requested names not found (each once). */
+export function resolveGenes(exp: Experiment, requested: readonly string[]): { genes: number[]; missing: string[] } {
+  const genes: number[] = [];
+  const seen = new Set<number>();
+  const missing: string[] = [];
+  const missingSeen = new Set<string>();
+  for (const name of requested) {
+    const g = exp.geneBySymbol(name);
+    if (g === undefined) {
+      const key = name.toLowerCase();
+      if (!missingSeen.has(key)) { missingSeen.add(key); missing.push(name); }
+    } else if (!seen.has(g)) {
+      seen.add(g);
+      genes.push(g);
+    }
+  }
+  return { genes, missing };
+}
+
+/** The row → cell id map of the request, or null for the full matrix (row = cell id). */
+function selectedCellIds(exp: Experiment, body: Omit<GeneExpressionBody, "name">): Int32Array | null {
+  if (body.cellSets) {
+    const ids = new Set<number>();
+    for (const key of body.cellSets) {
+      const cells = cellIdsOf(exp.cellSets, key);
+      if (!cells) throw invalidInput(`cellSets: cell set "${key.slice(0, 100)}" does not exist`);
+      for (const id of cells) if (exp.cellIndex(id) >= 0) ids.add(id);
+    }
+    return Int32Array.from(ids).sort();
+  }
+  const ds = body.downsampleSettings;
+  if (!ds) return null;
+  if (ds.cellIds) {
+    const unknown = ds.cellIds.filter((id) => exp.cellIndex(id) < 0);
+    if (unknown.length > 0) {
+      throw invalidInput(`downsampleSettings.cellIds: ${unknown.length} cell id(s) not in this experiment (${unknown.slice(0, 10).join(", ")}${unknown.length > 10 ? ", …" : ""})`);
+    }
+    return Int32Array.from(ds.cellIds);
+  }
+  if (ds.selectedCellSet === undefined) throw invalidInput("downsampleSettings: give cellIds, or selectedCellSet and groupedTracks");
+  return bucketedHeatmapCells(exp.cellSets, ds.selectedCellSet, ds.groupedTracks ?? [], (id) => exp.cellIndex(id) >= 0, new Random(DOWNSAMPLE_SEED));
+}
+
+/**
+ * Spec §3.3 "bucketed heatmap cells", seeded: the cells of `selected` that are in `louvain`
+ * (when that class exists) and in the data, split by every child of each grouped track in
+ * turn (plus a leftover bucket of cells in no child); at most BUCKET_SIZE cells drawn per
+ * bucket, kept in cell-id order within the bucket; buckets concatenated in order. Overlapping
+ * children can repeat a cell. Empty when there are no tracks or no enabled cells.
+ */
+export function bucketedHeatmapCells(
+  sets: CellClass[],
+  selected: string,
+  groupedTracks: readonly string[],
+  inData: (id: number) => boolean,
+  random: Random,
+): Int32Array {
+  const selectedCells = cellIdsOf(sets, selected);
+  if (!selectedCells) throw invalidInput(`downsampleSettings.selectedCellSet: cell set "${selected.slice(0, 100)}" does not exist`);
+  const tracks = groupedTracks.map((key) => {
+    const node = findNode(sets, key);
+    if (!node) throw invalidInput(`downsampleSettings.groupedTracks: cell set "${key.slice(0, 100)}" does not exist`);
+    return (isClass(node) ? node.children : [node]).map((child) => new Set(child.cellIds));
+  });
+  const louvain = sets.some((c) => c.key === "louvain") ? cellIdsOf(sets, "louvain")! : null;
+  const enabled = [...selectedCells].filter((id) => (!louvain || louvain.has(id)) && inData(id)).sort((a, b) => a - b);
+  if (tracks.length === 0 || enabled.length === 0) return new Int32Array(0);
+  let buckets: number[][] = [enabled];
+  for (const children of tracks) {
+    const next: number[][] = [];
+    for (const bucket of buckets) {
+      for (const child of children) {
+        const part = bucket.filter((id) => child.has(id));
+        if (part.length > 0) next.push(part);
+      }
+      const leftover = bucket.filter((id) => !children.some((child) => child.has(id)));
+      if (leftover.length > 0) next.push(leftover);
+    }
+    buckets = next;
+  }
+  const out: number[] = [];
+  for (const bucket of buckets) {
+    for (const i of random.sampleIndices(bucket.length, Math.min(bucket.length, BUCKET_SIZE))) out.push(bucket[i]!);
+  }
+  return Int32Array.from(out);
+}
+
+/**
+ * For each cell index, the output rows it fills (CSR: rows[start[c] .. start[c+1]), ascending),
+ * and whether walking cells in index order already gives ascending rows.
+ */
+interface RowMap { start: Int32Array; rows: Int32Array; ordered: boolean }
+
+function rowsByCell(exp: Experiment, selection: Int32Array | null): RowMap {
+  const nCells = exp.nCells;
+  const start = new Int32Array(nCells + 1);
+  const cellOfRow = selection ? Int32Array.from(selection, (id) => exp.cellIndex(id)) : null;
+  if (cellOfRow) for (const c of cellOfRow) start[c + 1]!++;
+  else start.fill(1, 1);
+  for (let c = 0; c < nCells; c++) start[c + 1]! += start[c]!;
+  let rows: Int32Array;
+  if (cellOfRow) {
+    rows = new Int32Array(cellOfRow.length);
+    const fill = start.slice(0, nCells);
+    cellOfRow.forEach((c, r) => { rows[fill[c]!++] = r; });
+  } else {
+    rows = Int32Array.from(exp.data.cellIds);
+  }
+  let ordered = true;
+  for (let i = 1; i < rows.length && ordered; i++) if (rows[i]! <= rows[i - 1]!) ordered = false;
+  return { start, rows, ordered };
+}
+
+/** Appends one gene's non-zero values as a CSC column (row indices ascending). */
+function appendColumn(map: RowMap, cells: Int32Array, vals: Float64Array, values: number[], index: number[]): void {
+  const from = values.length;
+  for (let p = 0; p < cells.length; p++) {
+    const v = vals[p]!;
+    if (v === 0) continue;
+    const c = cells[p]!;
+    for (let q = map.start[c]!; q < map.start[c + 1]!; q++) {
+      index.push(map.rows[q]!);
+      values.push(v);
+    }
+  }
+  if (map.ordered) return;
+  const n = values.length - from;
+  const order = Int32Array.from({ length: n }, (_, i) => from + i).sort((a, b) => index[a]! - index[b]!);
+  const sortedIndex = Array.from(order, (i) => index[i]!);
+  const sortedValues = Array.from(order, (i) => values[i]!);
+  for (let i = 0; i < n; i++) { index[from + i] = sortedIndex[i]!; values[from + i] = sortedValues[i]!; }
+}
