@@ -13,7 +13,7 @@ import { PREPROCESS, type ProcessedState } from "./preprocess.ts";
 import { decodeStateFile, encodeStateFile } from "./state-file.ts";
 
 /** Bump whenever the file layout or what preprocessing computes changes: old caches then rebuild. */
-export const CACHE_VERSION = 2;
+export const CACHE_VERSION = 3;
 
 /** SHA-256 over the input: a file's bytes, or a folder's regular files (names and bytes, sorted). */
 export async function hashInput(path: string): Promise<string> {
@@ -104,7 +104,6 @@ function toArrays(inputHash: string, data: LoadedData, state: ProcessedState): {
     "pca.varianceExplained": state.pca.varianceExplained,
     louvain: state.louvain,
   };
-  if (state.lognormFactors) arrays.lognormFactors = state.lognormFactors;
   const obs: Meta["data"]["obs"] = [];
   for (const col of data.obs) {
     if (col.kind === "categorical") { obs.push({ name: col.name, kind: col.kind, categories: col.categories }); arrays[`obs.${col.name}`] = col.codes; }
@@ -152,7 +151,6 @@ function fromArrays(m: Meta, a: Record<string, never>, path: string): { data: Lo
   };
   const state: ProcessedState = {
     qc: { totalCounts: need("qc.totalCounts"), genesDetected: need("qc.genesDetected"), percentMito: need("qc.percentMito") },
-    lognormFactors: a.lognormFactors ?? null,
     gene: { means: need("gene.means"), dispersions: need("gene.dispersions"), highlyVariable: need("gene.highlyVariable") },
     hvgs: need("hvgs"),
     pca: { nPcs: m.pcaPcs, scores: need("pca.scores"), varianceExplained: need("pca.varianceExplained") },

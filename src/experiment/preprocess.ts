@@ -5,7 +5,7 @@
  * Cells are never filtered here: QC filtering belongs to the pipeline that made the data.
  */
 import type { LoadedData } from "./types.ts";
-import { computeCellQc, logNormFactors, mitoMask, type CellQc, type Normalizer } from "../numerics/normalize.ts";
+import { computeCellQc, mitoMask, SCALE_FACTOR, type CellQc, type Normalizer } from "../numerics/normalize.ts";
 import { computeVst } from "../numerics/hvg.ts";
 import { computePca } from "../numerics/pca.ts";
 import { CLUSTER_DEFAULTS, clusterFromNeighbors, clusteringNeighbors, firstPcs } from "../numerics/cluster.ts";
@@ -15,8 +15,6 @@ export const PREPROCESS = { nHvg: 2000, nPcs: 50, pcsUsed: 30, ...CLUSTER_DEFAUL
 /** Everything preprocessing produces; plain arrays, saved as-is by the processed-state cache. */
 export interface ProcessedState {
   qc: CellQc;
-  /** LogNormalize multipliers (null when the file held log-normalised values only) */
-  lognormFactors: Float64Array | null;
   gene: {
     means: Float64Array;
     /** vst standardized variance (or the file's stored dispersions) */
@@ -29,18 +27,18 @@ export interface ProcessedState {
   louvain: Int32Array;
 }
 
-export function normalizerOf(data: LoadedData, state: Pick<ProcessedState, "lognormFactors">): Normalizer {
-  return state.lognormFactors ? { kind: "counts", factors: state.lognormFactors } : { kind: "identity" };
+/** LogNormalize from counts and per-cell totals, or the identity when the file held log-normalised values. */
+export function normalizerOf(data: Pick<LoadedData, "matrixKind">, state: Pick<ProcessedState, "qc">): Normalizer {
+  return data.matrixKind === "counts" ? { kind: "counts", totals: state.qc.totalCounts, scaleFactor: SCALE_FACTOR } : { kind: "identity" };
 }
 
 export async function preprocess(data: LoadedData, progress: (step: string) => void = () => {}): Promise<ProcessedState> {
   const m = data.matrix;
   progress("qc");
   const qc = computeCellQc(m, mitoMask(data.genes.symbols));
-  const lognormFactors = data.matrixKind === "counts" ? logNormFactors(qc.totalCounts) : null;
   progress("hvg");
   const { gene, hvgs } = data.matrixKind === "counts" ? vstGenes(data) : storedGenes(data);
-  const norm = normalizerOf(data, { lognormFactors });
+  const norm = normalizerOf(data, { qc });
   progress("pca");
   const pcaOut = await computePca(m, norm, hvgs, Math.min(PREPROCESS.nPcs, Math.max(1, m.nCells - 1)));
   const pca = { nPcs: pcaOut.nPcs, scores: pcaOut.scores, varianceExplained: pcaOut.varianceExplained };
@@ -48,7 +46,7 @@ export async function preprocess(data: LoadedData, progress: (step: string) => v
   const dims = Math.min(PREPROCESS.pcsUsed, pca.nPcs);
   const nn = await clusteringNeighbors(firstPcs(pca.scores, m.nCells, pca.nPcs, dims), m.nCells, dims);
   const louvain = clusterFromNeighbors(nn, PREPROCESS.resolution, PREPROCESS.seed);
-  return { qc, lognormFactors, gene, hvgs, pca, louvain };
+  return { qc, gene, hvgs, pca, louvain };
 }
 
 function vstGenes(data: LoadedData): Pick<ProcessedState, "gene" | "hvgs"> {

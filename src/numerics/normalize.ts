@@ -1,7 +1,9 @@
 /**
  * Per-cell QC metrics and Seurat's LogNormalize: value = log1p(count / total * scaleFactor)
- * (natural log), computed on the fly from the gene-major counts and a per-cell factor so the
- * stored matrix stays the counts and values are exact in double precision.
+ * (natural log), computed on the fly from the gene-major counts and the per-cell totals, so the
+ * stored matrix stays the counts. The operations run in Seurat's order (divide, then multiply):
+ * `count * (1e4 / total)` differs in the last bit for some cells, which is enough to break ties
+ * between cells in rank-based tests.
  */
 import type { GeneMajorMatrix } from "../experiment/types.ts";
 
@@ -43,19 +45,14 @@ export function mitoMask(symbols: readonly string[]): Uint8Array {
   return out;
 }
 
-/** The per-cell multiplier of LogNormalize: scaleFactor / total (0 for empty cells). */
-export function logNormFactors(totalCounts: Float64Array, scaleFactor = SCALE_FACTOR): Float64Array {
-  return totalCounts.map((t) => (t > 0 ? scaleFactor / t : 0));
-}
-
 /**
  * How to turn a stored value into its log-normalised value: with counts, log1p(v * factor[cell]);
  * when the file only held log-normalised values, the identity.
  */
-export type Normalizer = { kind: "counts"; factors: Float64Array } | { kind: "identity" };
+export type Normalizer = { kind: "counts"; totals: Float64Array; scaleFactor: number } | { kind: "identity" };
 
 export function normalizedValue(n: Normalizer, value: number, cell: number): number {
-  return n.kind === "counts" ? Math.log1p(value * n.factors[cell]!) : value;
+  return n.kind === "counts" ? Math.log1p((value / n.totals[cell]!) * n.scaleFactor) : value;
 }
 
 /** Log-normalised non-zero values of gene g (aligned with its stored cell indices). */
@@ -65,7 +62,8 @@ export function normalizedRow(m: GeneMajorMatrix, n: Normalizer, g: number): { c
   const cells = m.indices.subarray(start, end);
   const values = new Float64Array(end - start);
   if (n.kind === "counts") {
-    for (let p = start; p < end; p++) values[p - start] = Math.log1p(m.values[p]! * n.factors[m.indices[p]!]!);
+    const { totals, scaleFactor } = n;
+    for (let p = start; p < end; p++) values[p - start] = Math.log1p((m.values[p]! / totals[m.indices[p]!]!) * scaleFactor);
   } else {
     for (let p = start; p < end; p++) values[p - start] = m.values[p]!;
   }

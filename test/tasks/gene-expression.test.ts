@@ -291,7 +291,6 @@ function synthetic(nGenes: number, nCells: number, cellIds: Int32Array, entries:
   };
   const state: ProcessedState = {
     qc: { totalCounts, genesDetected: new Int32Array(nCells), percentMito: new Float64Array(nCells) },
-    lognormFactors: totalCounts.map((t) => (t > 0 ? 1e4 / t : 0)),
     gene: { means: new Float64Array(nGenes), dispersions: new Float64Array(nGenes), highlyVariable: new Uint8Array(nGenes) },
     hvgs: new Int32Array(0), pca: { nPcs: 0, scores: new Float64Array(0), varianceExplained: new Float64Array(0) }, louvain: new Int32Array(nCells),
   };

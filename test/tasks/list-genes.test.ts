@@ -237,7 +237,6 @@ test("NaN values sort last in both directions and are sent as null", async () =>
   };
   const state: ProcessedState = {
     qc: { totalCounts: new Float64Array(nCells), genesDetected: new Int32Array(nCells), percentMito: new Float64Array(nCells) },
-    lognormFactors: new Float64Array(nCells),
     gene: { means: Float64Array.from([1, 2, 3, 4, 5]), dispersions: Float64Array.from([2, NaN, 1, 2, NaN]), highlyVariable: new Uint8Array(nGenes) },
     hvgs: new Int32Array(0), pca: { nPcs: 0, scores: new Float64Array(0), varianceExplained: new Float64Array(0) }, louvain: new Int32Array(nCells),
   };
