@@ -19,6 +19,7 @@ import { defaultCacheDir, logFormat } from "./config.ts";
 const USAGE = `usage:
   cellworker run REQUEST.json|- --data PATH [--cell-sets FILE [--save-cell-sets]] [--out FILE]
   cellworker inspect --data PATH [--cell-sets FILE]
+  cellworker serve              (configured by environment variables; see README)
 options: --cache-dir DIR (default ${defaultCacheDir()}), --no-cache, --quiet`;
 
 class UsageError extends Error {}
@@ -62,6 +63,10 @@ export async function main(argv: string[]): Promise<number> {
       return runCommand(rest, values, open, log);
     case "inspect":
       return inspectCommand(await open());
+    case "serve": {
+      const { serve } = await import("./service/serve.ts");
+      return serve();
+    }
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -135,6 +140,7 @@ if (import.meta.main) {
     (code) => { process.exitCode = code; },
     (err: unknown) => {
       if (err instanceof UsageError) process.stderr.write(`cellworker: ${err.message}\n${USAGE}\n`);
+      else if (err instanceof Error && err.name === "ConfigError") process.stderr.write(`cellworker: configuration: ${err.message}\n`);
       else if (err instanceof WorkerError) process.stderr.write(`cellworker: ${err.code}: ${err.message}\n`);
       else process.stderr.write(`cellworker: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
       process.exitCode = err instanceof UsageError ? 2 : 1;

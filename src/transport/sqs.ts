@@ -1,0 +1,118 @@
+/**
+ * SQS long-poll transport (AWS SDK v3). The queue URL is looked up once and re-looked-up
+ * with exponential backoff while the queue does not exist yet (the API creates it lazily);
+ * a message is deleted only on `ack`, after its response went out.
+ */
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import type { Delivery, Transport } from "./transport.ts";
+import type { Logger } from "../log.ts";
+
+export interface SqsTransportOptions {
+  queueName: string;
+  waitTimeS: number;
+  visibilityTimeoutS: number;
+  log: Logger;
+  /** first and maximum delay between queue-URL lookups */
+  backoffMs?: { initial: number; max: number };
+  /** called once the queue URL is known */
+  onReady?: () => void;
+}
+
+const isMissingQueue = (err: unknown): boolean => {
+  const e = err as { name?: string; Code?: string; message?: string };
+  return e?.name === "QueueDoesNotExist" || e?.name === "AWS.SimpleQueueService.NonExistentQueue" || /NonExistentQueue|does not exist/i.test(e?.message ?? "");
+};
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(() => { signal.removeEventListener("abort", done); resolve(); }, ms);
+    const done = (): void => { clearTimeout(t); resolve(); };
+    signal.addEventListener("abort", done, { once: true });
+  });
+
+export class SqsTransport implements Transport {
+  private readonly client: SQSClient;
+  private readonly opts: SqsTransportOptions;
+  private url: string | null = null;
+  private backoff: number;
+
+  constructor(client: SQSClient, opts: SqsTransportOptions) {
+    this.client = client;
+    this.opts = opts;
+    this.backoff = opts.backoffMs?.initial ?? 1000;
+  }
+
+  get ready(): boolean {
+    return this.url !== null;
+  }
+
+  /** The queue URL, waiting with exponential backoff while the queue does not exist. */
+  async queueUrl(signal: AbortSignal): Promise<string | null> {
+    const max = this.opts.backoffMs?.max ?? 30_000;
+    while (this.url === null && !signal.aborted) {
+      try {
+        const out = await this.client.send(new GetQueueUrlCommand({ QueueName: this.opts.queueName }), { abortSignal: signal });
+        this.url = out.QueueUrl ?? null;
+        if (this.url) {
+          this.opts.log("queue found", { queue: this.opts.queueName });
+          this.opts.onReady?.();
+        }
+      } catch (err) {
+        if (signal.aborted) return null;
+        const missing = isMissingQueue(err);
+        this.opts.log(missing ? "queue does not exist yet; waiting" : "queue lookup failed; retrying", {
+          queue: this.opts.queueName, retryInMs: this.backoff, ...(missing ? {} : { error: (err as Error).message }),
+        });
+        await sleep(this.backoff, signal);
+        this.backoff = Math.min(max, this.backoff * 2);
+      }
+    }
+    return this.url;
+  }
+
+  async receive(signal: AbortSignal): Promise<Delivery | null> {
+    const url = await this.queueUrl(signal);
+    if (!url || signal.aborted) return null;
+    let out;
+    try {
+      out = await this.client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: url,
+          MaxNumberOfMessages: 1,
+          WaitTimeSeconds: this.opts.waitTimeS,
+          VisibilityTimeout: this.opts.visibilityTimeoutS,
+          MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+        }),
+        { abortSignal: signal },
+      );
+    } catch (err) {
+      if (signal.aborted) return null;
+      if (isMissingQueue(err)) this.url = null; // deleted under us: look it up again
+      this.opts.log("receive failed; backing off", { error: (err as Error).message, retryInMs: this.backoff });
+      await sleep(this.backoff, signal);
+      this.backoff = Math.min(this.opts.backoffMs?.max ?? 30_000, this.backoff * 2);
+      return null;
+    }
+    this.backoff = this.opts.backoffMs?.initial ?? 1000;
+    const msg = out.Messages?.[0];
+    if (!msg?.ReceiptHandle) return null;
+    const handle = msg.ReceiptHandle;
+    const visibility = (seconds: number): Promise<void> =>
+      this.client.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: handle, VisibilityTimeout: seconds })).then(() => {});
+    return {
+      id: msg.MessageId ?? "",
+      body: msg.Body ?? "",
+      receiveCount: Number(msg.Attributes?.ApproximateReceiveCount ?? "1"),
+      ack: () => this.client.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: handle })).then(() => {}),
+      release: () => visibility(0),
+      extend: (seconds) => visibility(seconds),
+    };
+  }
+}
