@@ -124,6 +124,7 @@ export class Worker {
     }, extendEvery);
     let response: WorkResponse;
     const started = Date.now();
+    this.log("task started", { id: envelope.id, task: envelope.body.name, receiveCount: delivery.receiveCount });
     try {
       response = envelope.experimentId === this.opts.experimentId
         ? await handleRequest(raw, () => this.experiments.get(), { log: this.log })
