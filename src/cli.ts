@@ -20,6 +20,7 @@ const USAGE = `usage:
   cellworker run REQUEST.json|- --data PATH [--cell-sets FILE [--save-cell-sets]] [--out FILE]
   cellworker inspect --data PATH [--cell-sets FILE]
   cellworker serve              (configured by environment variables; see README)
+  cellworker infra | results [--follow]   (local emulators for development; see README)
 options: --cache-dir DIR (default ${defaultCacheDir()}), --no-cache, --quiet`;
 
 class UsageError extends Error {}
@@ -36,6 +37,11 @@ const OPTIONS = {
 } as const;
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "infra" || argv[0] === "results") {
+    // development tools with their own options: they live beside the CLI, not in the worker
+    const { main: tool } = await import(argv[0] === "infra" ? "../scripts/infra.ts" : "../scripts/results.ts");
+    return tool(argv.slice(1));
+  }
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
@@ -67,6 +73,7 @@ export async function main(argv: string[]): Promise<number> {
       const { serve } = await import("./service/serve.ts");
       return serve();
     }
+
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
