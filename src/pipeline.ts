@@ -3,6 +3,7 @@
  * the WorkResponse. Every failure becomes an error response; nothing is thrown.
  */
 import { parseEnvelope } from "./envelope/parse.ts";
+import { checkRequestShape, minimalEcho } from "./envelope/limits.ts";
 import { runTask } from "./compute/host.ts";
 import type { Experiment } from "./experiment/experiment.ts";
 import { toFailure } from "./result/errors.ts";
@@ -19,7 +20,14 @@ export async function handleRequest(raw: unknown, experiment: () => Promise<Expe
     envelope = parseEnvelope(raw);
   } catch (err) {
     const f = toFailure(err);
-    return toWorkResponse(typeof raw === "object" ? raw : null, { ok: false, code: f.code, message: f.message });
+    let echo: unknown = minimalEcho(raw);
+    try {
+      checkRequestShape(raw);
+      echo = typeof raw === "object" ? raw : null; // small and shallow: echo it whole (tokens removed)
+    } catch {
+      // too deep or too large to echo: only its identifying fields
+    }
+    return toWorkResponse(echo, { ok: false, code: f.code, message: f.message });
   }
   const started = Date.now();
   let exp: Experiment;

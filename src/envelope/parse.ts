@@ -5,6 +5,7 @@
 import type { z } from "zod";
 import { invalidInput } from "../result/errors.ts";
 import { CurrentEnvelopeSchema, LegacyEnvelopeSchema, type Envelope } from "./schema.ts";
+import { checkRequestShape, DEFAULT_LIMITS } from "./limits.ts";
 
 /** "body.genes.3: expected string" from a zod error. */
 export function describeZodError(err: z.ZodError, prefix = ""): string {
@@ -17,6 +18,7 @@ export function describeZodError(err: z.ZodError, prefix = ""): string {
 export function parseEnvelope(input: unknown): Envelope {
   let value = input;
   if (typeof input === "string" || Buffer.isBuffer(input)) {
+    if (input.length > DEFAULT_LIMITS.maxBytes) throw invalidInput(`request is larger than the limit of ${DEFAULT_LIMITS.maxBytes} bytes`);
     try {
       value = JSON.parse(input.toString());
     } catch {
@@ -24,6 +26,7 @@ export function parseEnvelope(input: unknown): Envelope {
     }
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalidInput("request must be a JSON object");
+  checkRequestShape(value);
   const raw = value as Record<string, unknown>;
   const current = "ETag" in raw;
   const parsed = current ? CurrentEnvelopeSchema.safeParse(raw) : LegacyEnvelopeSchema.safeParse(raw);

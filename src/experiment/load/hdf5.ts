@@ -347,7 +347,7 @@ function describeKind(kind: H5ElementKind): string {
 function flattenNumbers(x: unknown): number[] | null {
   if (typeof x === "number") return [x];
   if (typeof x === "bigint") return [Number(x)];
-  if (ArrayBuffer.isView(x) && !(x instanceof DataView)) return Array.from(x as ArrayLike<number | bigint>, Number);
+  if (ArrayBuffer.isView(x) && !(x instanceof DataView)) return Array.from(x as unknown as ArrayLike<number | bigint>, Number);
   if (Array.isArray(x)) {
     const out: number[] = [];
     for (const item of x) {
@@ -480,6 +480,8 @@ function declaredEndOfFile(sb: Buffer, base: number): number | undefined {
 /** One line from an h5wasm / HDF5 error: the innermost "minor:" reason when there is one. */
 function describeH5Error(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
+  // HDF5 calling abort() or a Wasm trap (out-of-bounds access) on damaged metadata
+  if ((err instanceof Error && err.name === "RuntimeError") || message.startsWith("Aborted(")) return "the file looks damaged: HDF5 stopped reading it";
   const minors = [...message.matchAll(/minor:\s*(.+)/g)].map((m) => m[1]!.trim());
   if (minors.length > 0) return minors[minors.length - 1]!;
   const first = message.split("\n").find((l) => l.trim() !== "") ?? "unknown error";
