@@ -25,9 +25,6 @@ declare module "scran.js" {
   export function initialize(options?: { numberOfThreads?: number }): Promise<boolean>;
   export function terminate(): void;
   export function maximumThreads(): number;
-  export function initializeDenseMatrixFromDenseArray(
-    rows: number, cols: number, values: Float64Array, options?: { columnMajor?: boolean; forceInteger?: boolean },
-  ): ScranMatrix;
   export function initializeSparseMatrixFromSparseArrays(
     rows: number, cols: number, values: Float64Array, indices: Int32Array, pointers: Int32Array | Float64Array,
     options?: { byRow?: boolean; forceInteger?: boolean; layered?: boolean },

@@ -27,27 +27,6 @@ export interface PcaOutput {
 }
 
 /**
- * PCA of a dense features x cells matrix given column-major (each cell's feature values
- * contiguous). scran centres each feature; scores are U·D as in Seurat's cell embeddings.
- * Signs are made deterministic: each PC is flipped so its largest-magnitude score is positive.
- */
-export async function pcaOfDense(nFeatures: number, nCells: number, columnMajor: Float64Array, nPcs: number): Promise<PcaOutput> {
-  await initScran();
-  let mat: scran.ScranMatrix | undefined;
-  let res: scran.RunPcaResults | undefined;
-  try {
-    mat = scran.initializeDenseMatrixFromDenseArray(nFeatures, nCells, columnMajor, { columnMajor: true });
-    res = scran.runPca(mat, { numberOfPCs: nPcs, scale: false });
-    const k = res.numberOfPCs();
-    const scores = res.principalComponents();
-    orientSigns(scores, nCells, k);
-    return { scores, nPcs: k, varianceExplained: res.varianceExplained(), totalVariance: res.totalVariance() };
-  } finally {
-    freeAll(res, mat);
-  }
-}
-
-/**
  * PCA of a sparse features x cells matrix in compressed-row form (one row per feature).
  * scran centres each feature and multiplies sparse matrices by vectors, so the cost follows
  * the non-zeros, not features x cells.
@@ -63,6 +42,7 @@ export async function pcaOfSparseRows(
     res = scran.runPca(mat, { numberOfPCs: nPcs, scale: false });
     const k = res.numberOfPCs();
     const scores = res.principalComponents();
+    // signs are arbitrary: flip each PC so its largest-magnitude score is positive
     orientSigns(scores, nCells, k);
     return { scores, nPcs: k, varianceExplained: res.varianceExplained(), totalVariance: res.totalVariance() };
   } finally {
