@@ -33,7 +33,15 @@ export class S3ExperimentProvider implements ExperimentProvider {
     return this.current !== null;
   }
 
-  async get(): Promise<Experiment> {
+  private inFlight: Promise<Experiment> | null = null;
+
+  /** One sync at a time: concurrent callers (the start-up load and a first request) share it. */
+  get(): Promise<Experiment> {
+    this.inFlight ??= this.syncAndOpen().finally(() => { this.inFlight = null; });
+    return this.inFlight;
+  }
+
+  private async syncAndOpen(): Promise<Experiment> {
     const { s3, bucket, experimentId, dataDir, cacheDir, log } = this.opts;
     const sync = await syncExperiment({ s3, bucket, experimentId, dataDir, memo: this.memo });
     if (sync.downloaded.length > 0 || !this.current) {
