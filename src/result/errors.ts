@@ -13,6 +13,7 @@ export const ErrorCode = {
   DATA_NOT_FOUND: "DATA_NOT_FOUND",
   DATA_INVALID: "DATA_INVALID",
   DATA_UNSUPPORTED: "DATA_UNSUPPORTED",
+  TIMEOUT: "TIMEOUT",
   WORKER_ERROR: "WORKER_ERROR",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

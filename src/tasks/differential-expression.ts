@@ -23,18 +23,26 @@
  * `{ total, data: { gene_names, gene_id } }`, the first `limit` rows after filters and sort
  * (offset ignored, as the original).
  *
- * `between` (pseudobulk) is not implemented yet: NOT_IMPLEMENTED. The presto-era cap of
- * 10 000 sampled cells per group is not applied: the sparse test is fast enough on all cells.
+ * The presto-era cap of 10 000 sampled cells per group is not applied: the sparse test is
+ * fast enough on all cells.
+ *
+ * `between` (pseudobulk limma-voom across samples; shared/pseudobulk-de.ts has the method,
+ * the errors and the decisions): columns `p_val, logFC, AveExpr, p_val_adj, gene_names, Gene`
+ * with ≥ 3 samples, `logFC, AveExpr, gene_names, Gene` with exactly 2; genes removed by
+ * edgeR's filterByExpr are rows of nulls. Without pagination the rows come in the original's
+ * order (ascending p_val, or decreasing |logFC| with 2 samples, then the removed genes);
+ * pagination and `genesOnly` work as for `within`. The response also has `method`, a
+ * sentence saying what was computed (samples used and dropped, genes kept, test).
  */
 import { z } from "zod";
 import { defineTask } from "./task.ts";
 import type { Experiment } from "../experiment/experiment.ts";
-import { ErrorCode, WorkerError } from "../result/errors.ts";
 import { groupLabels, resolveDeGroups, type DeGroups } from "./shared/de-groups.ts";
-import { filterRows, paginate, parsePagination, pickRows, sortRows, type Table } from "./shared/pagination.ts";
+import { filterRows, paginate, parsePagination, pickRows, sortRows, type Pagination, type Table } from "./shared/pagination.ts";
 import { rankSumSorted } from "../numerics/stats/wilcoxon.ts";
 import { adjustBH } from "../numerics/stats/p-adjust.ts";
 import { normalizedValue } from "../numerics/normalize.ts";
+import { pseudobulkDe } from "./shared/pseudobulk-de.ts";
 
 const Key = z.string().max(1000);
 
@@ -71,15 +79,11 @@ export default defineTask({
   async run(body, { experiment: exp, pagination: rawPagination, progress }) {
     const pagination = parsePagination(rawPagination);
     if (body.comparisonType === "between") {
-      throw new WorkerError(ErrorCode.NOT_IMPLEMENTED, "Pseudobulk (between-sample) differential expression is not implemented yet.");
+      return betweenSamplesResult(exp, resolveDeGroups(exp, body), pagination, body.genesOnly === true, progress);
     }
     const groups = resolveDeGroups(exp, body);
     const de = withinGroupsDe(exp, groups, progress);
-    const table: Table = {
-      nRows: exp.nGenes,
-      numeric: { ...de },
-      text: { gene_names: geneNames(exp), Gene: exp.data.genes.ids },
-    };
+    const table = deResultTable(exp, de);
     let total: number;
     let rows: Int32Array;
     if (!pagination) {
@@ -100,8 +104,27 @@ export default defineTask({
   },
 });
 
+/** A comparison's per-gene results as a table (rows = the experiment's genes, in order). */
+export function deResultTable(exp: Experiment, de: DeTable): Table {
+  return { nRows: exp.nGenes, numeric: { ...de }, text: { gene_names: geneNames(exp), Gene: exp.data.genes.ids } };
+}
+
+/**
+ * The response of an unpaginated comparison, as DifferentialExpression returns it: every gene
+ * by ascending p_val (stable), total = genes; `genesOnly` → `{ gene_names, gene_id }`.
+ */
+export function unpaginatedDeResult(exp: Experiment, de: DeTable, genesOnly = false): { total: number; data: Record<string, unknown[]> } {
+  const table = deResultTable(exp, de);
+  const rows = sortRows(table, Int32Array.from({ length: exp.nGenes }, (_, g) => g), "p_val", false);
+  if (genesOnly) {
+    const picked = pickRows(table, rows, ["gene_names", "Gene"]);
+    return { total: rows.length, data: { gene_names: picked.gene_names!, gene_id: picked.Gene! } };
+  }
+  return { total: rows.length, data: pickRows(table, rows, DE_COLUMNS) };
+}
+
 /** Gene symbols, falling back to the id where a symbol is empty. */
-function geneNames(exp: Experiment): string[] {
+export function geneNames(exp: Experiment): string[] {
   const { symbols, ids } = exp.data.genes;
   return symbols.map((s, g) => s || ids[g]!);
 }
@@ -163,4 +186,34 @@ export function withinGroupsDe(exp: Experiment, groups: DeGroups, progress: (fra
   }
   progress(1);
   return { p_val: p, logFC, pct_1: pct1, pct_2: pct2, p_val_adj: adj, auc };
+}
+
+/** `between` columns with ≥ 3 samples, and with exactly 2 (no test). */
+export const PSEUDOBULK_COLUMNS = ["p_val", "logFC", "AveExpr", "p_val_adj", "gene_names", "Gene"] as const;
+export const PSEUDOBULK_COLUMNS_NO_TEST = ["logFC", "AveExpr", "gene_names", "Gene"] as const;
+
+/** The `between` response (see the file header): the pseudobulk table, paginated like `within`. */
+export function betweenSamplesResult(exp: Experiment, groups: DeGroups, pagination: Pagination | undefined, genesOnly: boolean, progress: (fraction: number) => void): { total: number; data: Record<string, unknown[]>; method: string } {
+  const pb = pseudobulkDe(exp, groups, progress);
+  const numeric: Record<string, Float64Array> = pb.p_val
+    ? { p_val: pb.p_val, logFC: pb.logFC, AveExpr: pb.AveExpr, p_val_adj: pb.p_val_adj! }
+    : { logFC: pb.logFC, AveExpr: pb.AveExpr };
+  const table: Table = { nRows: exp.nGenes, numeric, text: { gene_names: geneNames(exp), Gene: exp.data.genes.ids } };
+  let total: number;
+  let rows: Int32Array;
+  if (!pagination) {
+    rows = pb.order;
+    total = rows.length;
+  } else if (genesOnly) {
+    rows = sortRows(table, filterRows(table, pagination.filters), pagination.orderBy, pagination.orderDirection.toLowerCase() === "desc");
+    total = rows.length;
+    rows = rows.slice(0, pagination.limit);
+  } else {
+    ({ total, rows } = paginate(table, pagination));
+  }
+  if (genesOnly) {
+    const picked = pickRows(table, rows, ["gene_names", "Gene"]);
+    return { total, data: { gene_names: picked.gene_names!, gene_id: picked.Gene! }, method: pb.method };
+  }
+  return { total, data: pickRows(table, rows, pb.p_val ? PSEUDOBULK_COLUMNS : PSEUDOBULK_COLUMNS_NO_TEST), method: pb.method };
 }

@@ -8,14 +8,21 @@ import clusterCells from "./cluster-cells.ts";
 import listGenes from "./list-genes.ts";
 import geneExpression from "./gene-expression.ts";
 import differentialExpression from "./differential-expression.ts";
+import batchDifferentialExpression from "./batch-differential-expression.ts";
+import getBackgroundExpressedGenes from "./get-background-expressed-genes.ts";
+import getNGenes from "./get-n-genes.ts";
+import getNUmis from "./get-n-umis.ts";
+import getMitochondrialContent from "./get-mitochondrial-content.ts";
+import getDoubletScore from "./get-doublet-score.ts";
+import getExpressionCellSets from "./get-expression-cell-sets.ts";
 
-const TASKS: readonly TaskDefinition[] = [getEmbedding, listGenes, geneExpression, differentialExpression, clusterCells] as unknown as TaskDefinition[];
+const TASKS: readonly TaskDefinition[] = [
+  getEmbedding, listGenes, geneExpression, differentialExpression, clusterCells,
+  batchDifferentialExpression, getBackgroundExpressedGenes, getNGenes, getNUmis, getMitochondrialContent, getDoubletScore,
+  getExpressionCellSets,
+] as unknown as TaskDefinition[];
 
 export const registry: ReadonlyMap<string, TaskDefinition> = new Map(TASKS.map((t) => [t.name, t]));
 
 /** Task names of the Cellenics protocol that this worker does not implement yet. */
-export const PLANNED_TASKS = [
-  "MarkerHeatmap", "DotPlot",
-  "BatchDifferentialExpression", "GetBackgroundExpressedGenes", "GetNGenes", "GetNUmis", "GetMitochondrialContent",
-  "GetDoubletScore", "GetExpressionCellSets", "GetNormalizedExpression",
-] as const;
+export const PLANNED_TASKS = ["MarkerHeatmap", "DotPlot", "GetNormalizedExpression"] as const;

@@ -316,11 +316,6 @@ test("genesOnly: gene names and ids; with pagination the first `limit` rows afte
   assert.deepEqual(notOnly, full);
 });
 
-test("between (pseudobulk) is NOT_IMPLEMENTED", async () => {
-  await rejects(run({ ...body, comparisonType: "between" }), ErrorCode.NOT_IMPLEMENTED,
-    /^Pseudobulk \(between-sample\) differential expression is not implemented yet\.$/);
-});
-
 test("task errors: empty groups, unknown keys", async () => {
   await rejects(run({ cellSet: "ghost", compareWith: "rest" }), ErrorCode.INVALID_INPUT, /^No cell id fullfills the 1st cell set\.$/);
   await rejects(run({ cellSet: "forest-set", compareWith: "tiny" }), ErrorCode.INVALID_INPUT, /^No cell id fullfills the 2nd cell set\.$/);

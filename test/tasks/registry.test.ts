@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { registry, PLANNED_TASKS } from "../../src/tasks/registry.ts";
 import { ROOT } from "../helpers.ts";
 
-const kebab = (name: string): string => name.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase();
+const kebab = (name: string): string =>
+  name.replace(/([a-z])([A-Z])/g, "$1-$2").replace(/([A-Z])([A-Z][a-z])/g, "$1-$2").toLowerCase();
 
 test("every task lives in the file named after its wire name", () => {
   assert.ok(registry.size >= 5);
