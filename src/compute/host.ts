@@ -8,7 +8,7 @@ import type { TaskContext } from "../tasks/task.ts";
 import type { Experiment } from "../experiment/experiment.ts";
 import { ErrorCode, toFailure, WorkerError } from "../result/errors.ts";
 import type { TaskResult } from "../result/response.ts";
-import { describeZodError } from "../envelope/parse.ts";
+import { describeZodError } from "../result/errors.ts";
 
 export interface RunInput {
   body: { name: string; [k: string]: unknown };

@@ -3,17 +3,10 @@
  * Never throws anything else.
  */
 import type { z } from "zod";
-import { invalidInput } from "../result/errors.ts";
+import { describeZodError, invalidInput } from "../result/errors.ts";
 import { CurrentEnvelopeSchema, LegacyEnvelopeSchema, type Envelope } from "./schema.ts";
 import { checkRequestShape, DEFAULT_LIMITS } from "./limits.ts";
 
-/** "body.genes.3: expected string" from a zod error. */
-export function describeZodError(err: z.ZodError, prefix = ""): string {
-  const issue = err.issues[0];
-  if (!issue) return "invalid value";
-  const path = [prefix, ...issue.path.map(String)].filter(Boolean).join(".");
-  return `${path || "request"}: ${issue.message}`;
-}
 
 export function parseEnvelope(input: unknown): Envelope {
   let value = input;

@@ -3,22 +3,8 @@
  * Nothing here owns Wasm memory: every array is a JS typed array.
  */
 
-/**
- * A sparse matrix in compressed sparse row form, genes as rows and cells as columns
- * ("gene-major"): row g holds the cells in which gene g is non-zero, cell indices ascending.
- * Gene-major is the layout every consumer wants (per-gene statistics, GeneExpression,
- * rank-sum tests), so loaders convert to it once.
- */
-export interface GeneMajorMatrix {
-  nGenes: number;
-  nCells: number;
-  /** length nGenes + 1; row g spans [indptr[g], indptr[g+1]) */
-  indptr: Float64Array;
-  /** cell index (0-based, file order) of each stored value */
-  indices: Int32Array;
-  /** stored values (counts, or log-normalised values when no counts exist) */
-  values: Float32Array;
-}
+export type { GeneMajorMatrix } from "../numerics/sparse.ts";
+import type { GeneMajorMatrix } from "../numerics/sparse.ts";
 
 /** What the stored matrix holds. */
 export type MatrixKind = "counts" | "lognorm";

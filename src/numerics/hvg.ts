@@ -4,7 +4,7 @@
  * (span 0.3), then the variance of counts standardised by the fitted standard deviation and
  * clipped at sqrt(number of cells). The standardised variance ranks the genes.
  */
-import type { GeneMajorMatrix } from "../experiment/types.ts";
+import type { GeneMajorMatrix } from "./sparse.ts";
 import { loessFit } from "./loess.ts";
 
 export interface VstResult {

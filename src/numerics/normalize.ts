@@ -5,7 +5,7 @@
  * `count * (1e4 / total)` differs in the last bit for some cells, which is enough to break ties
  * between cells in rank-based tests.
  */
-import type { GeneMajorMatrix } from "../experiment/types.ts";
+import type { GeneMajorMatrix } from "./sparse.ts";
 
 export const SCALE_FACTOR = 1e4;
 

@@ -9,7 +9,7 @@
  * after clipping); the PCs agree with Seurat's to the precision checked in the science tests,
  * at the cost of the non-zeros instead of genes x cells.
  */
-import type { GeneMajorMatrix } from "../experiment/types.ts";
+import type { GeneMajorMatrix } from "./sparse.ts";
 import { normalizedRow, type Normalizer } from "./normalize.ts";
 import { pcaOfSparseRows, type PcaOutput } from "./scran.ts";
 

@@ -1,3 +1,5 @@
+import type { z } from "zod";
+
 /**
  * Typed errors. Tasks and loaders throw `WorkerError(code, message)`; the one error boundary
  * (`pipeline.ts`) turns them into error results. Anything else becomes `WORKER_ERROR`.
@@ -35,6 +37,14 @@ export const UNEXPECTED_MESSAGE = "An unexpected error occurred while performing
 export function toFailure(err: unknown): { code: ErrorCode; message: string } {
   if (err instanceof WorkerError) return { code: err.code, message: err.message };
   return { code: ErrorCode.WORKER_ERROR, message: UNEXPECTED_MESSAGE };
+}
+
+/** "body.genes.3: expected string" from a zod error. */
+export function describeZodError(err: z.ZodError, prefix = ""): string {
+  const issue = err.issues[0];
+  if (!issue) return "invalid value";
+  const path = [prefix, ...issue.path.map(String)].filter(Boolean).join(".");
+  return `${path || "request"}: ${issue.message}`;
 }
 
 export const invalidInput = (message: string): WorkerError => new WorkerError(ErrorCode.INVALID_INPUT, message);

@@ -6,7 +6,7 @@ import batchTask, { batchComparisons, MAX_COMPARISONS, NO_DATA } from "../../src
 import deTask from "../../src/tasks/differential-expression.ts";
 import { openExperiment } from "../../src/experiment/open.ts";
 import type { CellClass } from "../../src/experiment/cell-sets/cell-sets.ts";
-import { describeZodError } from "../../src/envelope/parse.ts";
+import { describeZodError } from "../../src/result/errors.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
 import { PBMC_SMALL } from "../helpers.ts";
 

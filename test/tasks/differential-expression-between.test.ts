@@ -13,7 +13,7 @@ import deTask from "../../src/tasks/differential-expression.ts";
 import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
 import type { CellClass } from "../../src/experiment/cell-sets/cell-sets.ts";
-import { describeZodError } from "../../src/envelope/parse.ts";
+import { describeZodError } from "../../src/result/errors.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
 import { PBMC_SMALL } from "../helpers.ts";
 

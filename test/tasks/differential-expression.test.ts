@@ -6,7 +6,7 @@ import deTask from "../../src/tasks/differential-expression.ts";
 import { resolveDeGroups, groupLabels } from "../../src/tasks/shared/de-groups.ts";
 import { openExperiment } from "../../src/experiment/open.ts";
 import type { CellClass } from "../../src/experiment/cell-sets/cell-sets.ts";
-import { describeZodError } from "../../src/envelope/parse.ts";
+import { describeZodError } from "../../src/result/errors.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
 import { normalUpperTail } from "../../src/numerics/stats/wilcoxon.ts";
 import { PBMC3K } from "../helpers.ts";

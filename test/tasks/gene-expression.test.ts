@@ -10,7 +10,7 @@ import type { ProcessedState } from "../../src/experiment/preprocess.ts";
 import type { CellClass } from "../../src/experiment/cell-sets/cell-sets.ts";
 import { quantileWithZeros, summarizeWithZeros } from "../../src/numerics/summaries.ts";
 import { Random } from "../../src/numerics/random.ts";
-import { describeZodError } from "../../src/envelope/parse.ts";
+import { describeZodError } from "../../src/result/errors.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
 import { PBMC3K } from "../helpers.ts";
 

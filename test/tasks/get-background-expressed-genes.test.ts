@@ -7,7 +7,7 @@ import { resolveDeGroups } from "../../src/tasks/shared/de-groups.ts";
 import { openExperiment } from "../../src/experiment/open.ts";
 import type { Experiment } from "../../src/experiment/experiment.ts";
 import type { CellClass } from "../../src/experiment/cell-sets/cell-sets.ts";
-import { describeZodError } from "../../src/envelope/parse.ts";
+import { describeZodError } from "../../src/result/errors.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
 import { H5_FIXTURES, PBMC3K } from "../helpers.ts";
 

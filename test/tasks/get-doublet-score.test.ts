@@ -6,7 +6,7 @@ import task from "../../src/tasks/get-doublet-score.ts";
 import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
 import type { ObsColumn } from "../../src/experiment/types.ts";
-import { describeZodError } from "../../src/envelope/parse.ts";
+import { describeZodError } from "../../src/result/errors.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
 import { PBMC_SMALL } from "../helpers.ts";
 

@@ -6,7 +6,7 @@ import task, { formatRNumber, GENES_NOT_PRESENT, MAX_FILTERS, NO_CELLS_MATCH } f
 import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
 import { colorAt, type CellClass, type CellSet } from "../../src/experiment/cell-sets/cell-sets.ts";
-import { describeZodError } from "../../src/envelope/parse.ts";
+import { describeZodError } from "../../src/result/errors.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
 import { PBMC3K } from "../helpers.ts";
 

@@ -6,7 +6,7 @@ import task, { MITO_COLUMNS } from "../../src/tasks/get-mitochondrial-content.ts
 import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
 import type { ObsColumn } from "../../src/experiment/types.ts";
-import { describeZodError } from "../../src/envelope/parse.ts";
+import { describeZodError } from "../../src/result/errors.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
 import { H5_FIXTURES, PBMC3K, PBMC_SMALL } from "../helpers.ts";
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import task from "../../src/tasks/get-n-genes.ts";
 import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
-import { describeZodError } from "../../src/envelope/parse.ts";
+import { describeZodError } from "../../src/result/errors.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
 import { H5_FIXTURES, PBMC_SMALL } from "../helpers.ts";
 

@@ -11,7 +11,7 @@ import { isFileResult, type FileResult } from "../../src/tasks/task.ts";
 import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
 import type { CellClass } from "../../src/experiment/cell-sets/cell-sets.ts";
-import { describeZodError } from "../../src/envelope/parse.ts";
+import { describeZodError } from "../../src/result/errors.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
 import { H5_FIXTURES, PBMC3K, PBMC_SMALL } from "../helpers.ts";
 

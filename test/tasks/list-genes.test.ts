@@ -8,7 +8,7 @@ import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
 import type { LoadedData } from "../../src/experiment/types.ts";
 import type { ProcessedState } from "../../src/experiment/preprocess.ts";
-import { describeZodError } from "../../src/envelope/parse.ts";
+import { describeZodError } from "../../src/result/errors.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
 import { PBMC3K } from "../helpers.ts";
 

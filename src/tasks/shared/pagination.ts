@@ -15,7 +15,7 @@
  *  - an unknown `orderBy` or filter column is INVALID_INPUT naming the field.
  */
 import { z } from "zod";
-import { describeZodError } from "../../envelope/parse.ts";
+import { describeZodError } from "../../result/errors.ts";
 import { invalidInput } from "../../result/errors.ts";
 import { nameMatcher } from "./name-filter.ts";
 
