@@ -15,14 +15,16 @@ import getNUmis from "./get-n-umis.ts";
 import getMitochondrialContent from "./get-mitochondrial-content.ts";
 import getDoubletScore from "./get-doublet-score.ts";
 import getExpressionCellSets from "./get-expression-cell-sets.ts";
+import markerHeatmap from "./marker-heatmap.ts";
+import dotPlot from "./dot-plot.ts";
 
 const TASKS: readonly TaskDefinition[] = [
   getEmbedding, listGenes, geneExpression, differentialExpression, clusterCells,
   batchDifferentialExpression, getBackgroundExpressedGenes, getNGenes, getNUmis, getMitochondrialContent, getDoubletScore,
-  getExpressionCellSets,
+  getExpressionCellSets, markerHeatmap, dotPlot,
 ] as unknown as TaskDefinition[];
 
 export const registry: ReadonlyMap<string, TaskDefinition> = new Map(TASKS.map((t) => [t.name, t]));
 
 /** Task names of the Cellenics protocol that this worker does not implement yet. */
-export const PLANNED_TASKS = ["MarkerHeatmap", "DotPlot", "GetNormalizedExpression"] as const;
+export const PLANNED_TASKS = ["GetNormalizedExpression"] as const;
