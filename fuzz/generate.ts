@@ -17,6 +17,12 @@ const TEMPLATES: Record<string, Record<string, Json>> = {
   MarkerHeatmap: { nGenes: 5, selectedCellSet: "louvain" },
   DotPlot: { useMarkerGenes: true, numberOfMarkers: 3, customGenesList: [], groupBy: "louvain", filterBy: "All" },
   GetNUmis: {},
+  GetNGenes: {},
+  GetMitochondrialContent: {},
+  GetDoubletScore: {},
+  GetBackgroundExpressedGenes: { cellSet: "louvain-0", compareWith: "rest", basis: "all", comparisonType: "within" },
+  BatchDifferentialExpression: { basis: ["all"], cellSet: ["louvain-0", "louvain-1"], compareWith: "background", comparisonType: "within" },
+  GetNormalizedExpression: { subsetBy: { louvain: ["louvain-0"] } },
   GetExpressionCellSets: { genesConfig: [{ geneName: "CST3", comparisonType: "greaterThan", thresholdValue: 1 }] },
   Frobnicate: {},
 };
