@@ -55,7 +55,8 @@ export async function runFuzz(opts: { budget: number; seed: number; boundMs: num
   const savedTmp = process.env.TMPDIR;
   process.env.TMPDIR = sandbox;
   const cacheDir = join(sandbox, "cache");
-  const skip = new Set([join(root, "node_modules"), join(root, ".git"), join(root, "out"), join(root, ".cellworker-cache")]);
+  // outputs of other commands that may run at the same time (benchmarks, the demo)
+  const skip = new Set(["node_modules", ".git", "out", ".cellworker-cache", "bench/data", "bench/results"].map((p) => join(root, p)));
   const before = snapshot(root, skip);
   const experiment = await openExperiment({ path: join(root, "data", "pbmc_small"), cacheDir });
   const rng = new Random(opts.seed);

@@ -9,6 +9,9 @@
  */
 import { parseArgs } from "node:util";
 import { readFile, writeFile } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { pipeline } from "node:stream/promises";
+import type { FileResult } from "./result/file-result.ts";
 import { openExperiment } from "./experiment/open.ts";
 import type { Experiment } from "./experiment/experiment.ts";
 import { handleRequest } from "./pipeline.ts";
@@ -95,9 +98,14 @@ async function runCommand(
     throw new UsageError(`${rest[0] === "-" ? "stdin" : rest[0]}: not valid JSON`);
   }
   const experiment = await open();
-  const response = await handleRequest(request, async () => experiment, { log });
+  const out = values.out;
+  const response = await handleRequest(request, async () => experiment, {
+    log,
+    // a file result (the normalized-matrix CSV) is written to --out as it is; stdout gets the response
+    ...(out ? { fileSink: async (file: FileResult) => { await pipeline(file.open(), createWriteStream(out)); return out; } } : {}),
+  });
   const json = JSON.stringify(response);
-  if (values.out) await writeFile(values.out, json + "\n");
+  if (out && response.results[0]?.type !== "file") await writeFile(out, json + "\n");
   else process.stdout.write(json + "\n");
   if (values["save-cell-sets"] && values["cell-sets"]) {
     await writeFile(values["cell-sets"], JSON.stringify({ cellSets: experiment.cellSets }, null, 2) + "\n");

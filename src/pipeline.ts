@@ -7,10 +7,13 @@ import { checkRequestShape, minimalEcho } from "./envelope/limits.ts";
 import { runTask } from "./compute/host.ts";
 import type { Experiment } from "./experiment/experiment.ts";
 import { toFailure } from "./result/errors.ts";
-import { toWorkResponse, type WorkResponse } from "./result/response.ts";
+import { redactRequest, toWorkResponse, type WorkResponse } from "./result/response.ts";
+import { isFileResult, type FileResult } from "./result/file-result.ts";
 
 export interface HandleOptions {
   log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** where file results (e.g. the normalized-matrix CSV) are written; returns the location */
+  fileSink?: (file: FileResult) => Promise<string>;
 }
 
 export async function handleRequest(raw: unknown, experiment: () => Promise<Experiment>, opts: HandleOptions = {}): Promise<WorkResponse> {
@@ -47,5 +50,24 @@ export async function handleRequest(raw: unknown, experiment: () => Promise<Expe
     ms: Date.now() - started,
     outcome: result.ok ? "ok" : result.code,
   });
+  if (result.ok && isFileResult(result.data)) {
+    const file = result.data;
+    if (!opts.fileSink) {
+      return toWorkResponse(envelope.raw, { ok: false, code: "INVALID_INPUT", message: `${envelope.body.name} produces a ${file.contentEncoding} ${file.contentType} file: give --out FILE.` });
+    }
+    let location: string;
+    try {
+      location = await opts.fileSink(file);
+    } catch (err) {
+      log("writing the file result failed", { task: envelope.body.name, error: String((err as Error)?.message ?? err) });
+      const f = toFailure(err);
+      return toWorkResponse(envelope.raw, { ok: false, code: f.code, message: f.message });
+    }
+    return {
+      request: redactRequest(envelope.raw),
+      results: [{ "content-type": file.contentType, "content-encoding": file.contentEncoding, type: "file", body: location }],
+      response: { cacheable: false, error: false },
+    };
+  }
   return toWorkResponse(envelope.raw, result);
 }

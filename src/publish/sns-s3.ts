@@ -11,9 +11,11 @@
 import { randomUUID } from "node:crypto";
 import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
 import type { Publisher } from "./publisher.ts";
-import type { WorkResponse } from "../result/response.ts";
+import { toWorkResponse, redactRequest, type TaskResult, type WorkResponse } from "../result/response.ts";
 import { needsOffload } from "../result/encode.ts";
+import { isFileResult, type FileResult } from "../result/file-result.ts";
 
 export class SnsS3Publisher implements Publisher {
   private readonly sns: SNSClient;
@@ -28,7 +30,32 @@ export class SnsS3Publisher implements Publisher {
     this.resultsBucket = opts.resultsBucket;
   }
 
-  async publish(response: WorkResponse, requestId: string): Promise<void> {
+  async publishResult(request: unknown, result: TaskResult, requestId: string): Promise<void> {
+    if (result.ok && isFileResult(result.data)) {
+      const body = await this.uploadFile(result.data, requestId);
+      await this.publish({
+        request: redactRequest(request),
+        results: [{ "content-type": result.data.contentType, "content-encoding": result.data.contentEncoding, type: "s3-path", body }],
+        response: { cacheable: false, error: false },
+      });
+      return;
+    }
+    await this.publish(toWorkResponse(request, result), requestId);
+  }
+
+  /** Streams a file result into the results bucket (multipart, bounded memory); returns `bucket/key`. */
+  private async uploadFile(file: FileResult, requestId: string): Promise<string> {
+    const key = `${safeKeyPart(requestId)}/${randomUUID()}`;
+    await new Upload({
+      client: this.s3,
+      params: { Bucket: this.resultsBucket, Key: key, Body: file.open(), ContentType: file.contentType },
+      queueSize: 2,
+      partSize: 8 * 1024 * 1024,
+    }).done();
+    return `${this.resultsBucket}/${key}`;
+  }
+
+  private async publish(response: WorkResponse, requestId = "request"): Promise<void> {
     let message = response;
     if (needsOffload(response)) {
       const results = await Promise.all(

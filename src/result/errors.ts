@@ -16,6 +16,7 @@ export const ErrorCode = {
   DATA_INVALID: "DATA_INVALID",
   DATA_UNSUPPORTED: "DATA_UNSUPPORTED",
   TIMEOUT: "TIMEOUT",
+  CELL_SETS_UPDATE_FAILED: "CELL_SETS_UPDATE_FAILED",
   WORKER_ERROR: "WORKER_ERROR",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

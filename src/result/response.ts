@@ -1,7 +1,9 @@
 /**
- * WorkResponse (reference spec §2.10): `{request, results: [{content-type, content-encoding,
- * type, body}], response: {cacheable, error, errorCode?, userMessage?}}`, body being the
- * result JSON as a string.
+ * What a request produces. `TaskResult` is the outcome of one task (data, or an error code and
+ * a user message); the 2021 protocol wraps it as a WorkResponse (reference spec §2.10):
+ * `{request, results: [{content-type, content-encoding, type, body}], response: {cacheable,
+ * error, errorCode?, userMessage?}}`, body being the result JSON as a string. The current
+ * protocol's shapes (notification, heartbeats) live in src/publish/current.ts.
  */
 import type { ErrorCode } from "./errors.ts";
 
@@ -12,7 +14,8 @@ export type TaskResult = TaskOk | TaskFailed;
 export interface ResultPart {
   "content-type": string;
   "content-encoding": string;
-  type: "inline" | "s3-path";
+  /** "file" only on the command line (`--out FILE`): body is the path written */
+  type: "inline" | "s3-path" | "file";
   body: string;
 }
 
@@ -22,8 +25,8 @@ export interface WorkResponse {
   response: { cacheable: boolean; error: boolean; errorCode?: string; userMessage?: string };
 }
 
-/** Request fields never echoed back (tokens, presigned URLs). */
-const SECRET_KEYS = new Set(["authorization", "authjwt", "signedurl", "token", "accesstoken"]);
+/** Request fields never echoed back (tokens, presigned URLs, credentials). */
+const SECRET_KEYS = new Set(["authorization", "authjwt", "signedurl", "token", "accesstoken", "idtoken", "refreshtoken", "password", "cookie", "apikey"]);
 
 /** A copy of the request without tokens, at any depth. */
 export function redactRequest(request: unknown): unknown {

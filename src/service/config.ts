@@ -1,28 +1,53 @@
 /**
- * `cellworker serve` configuration, read once from the environment into a plain object
- * (reference spec §2.1.3, the 2021 worker; every variable is documented in the README).
+ * `cellworker serve` configuration, read once from the environment (and, in today's Cellenics,
+ * the pod's labels) into a plain object. Every variable is documented in the README.
+ *
+ * Two deployments share one worker: `2021` (reference spec §2.1.3: SNS results, DynamoDB cell
+ * sets, `biomage-source-{env}`) and `current` (today's Cellenics, §2.1.1: ETag-addressed results
+ * in `worker-results-{env}-{account}`, socket.io events through Redis, cell sets in
+ * `cell-sets-{env}-{account}` written through the API, the experiment assigned by pod label).
+ * The deployment only picks defaults for resource names; each request is still answered in the
+ * protocol of its own envelope (ETag → current, uuid → 2021).
  */
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { defaultCacheDir } from "../config.ts";
+import { DEFAULT_LABELS_FILE, envNameOf, labelOrEnv } from "./assignment.ts";
+import type { RedisConfig } from "../publish/socket-events.ts";
 
 export type ClusterEnv = "development" | "test" | "staging" | "production";
-export type CellSetsSource = "dynamodb" | "s3" | "local";
+export type CellSetsSource = "dynamodb" | "s3" | "local" | "cell-sets-bucket";
+export type Deployment = "current" | "2021";
 
 export interface ServiceConfig {
+  deployment: Deployment;
   clusterEnv: ClusterEnv;
   sandboxId: string;
   region: string;
   accountId: string;
   experimentId: string;
+  /** current deployment: sha1("{experimentId}-{sandboxId}") unless labelled/set */
+  workQueueHash: string | null;
   queueName: string;
   topicArn: string;
   sourceBucket: string;
   resultsBucket: string;
+  /** current deployment: where the API keeps `{experimentId}` cell-set documents */
+  cellSetsBucket: string;
   dynamoTable: string;
   cellSetsSource: CellSetsSource;
   /** CELL_SETS_SOURCE=local: the cell-sets JSON file */
   cellSetsFile: string | null;
   endpoints: { sqs?: string; sns?: string; s3?: string; dynamodb?: string };
+  /** Redis for socket.io events (current protocol); null: ETag requests cannot be answered */
+  redis: RedisConfig | null;
+  /** the Cellenics API, for cell-set PATCHes */
+  apiUrl: string;
+  /** attempts of one API call (network failure or non-2xx), backoff doubling from apiRetryBackoffMs */
+  apiAttempts: number;
+  apiRetryBackoffMs: number;
+  apiTimeoutMs: number;
   /** idle seconds before a clean exit */
   workTimeoutS: number;
   ignoreTimeout: boolean;
@@ -47,6 +72,8 @@ export class ConfigError extends Error {
 }
 
 const DEFAULT_EXPERIMENT = "5e959f9c9f4b120771249001";
+/** the HMS account, whose production workers idle for 40 minutes (spec §2.1.1) */
+const HMS_ACCOUNT = "160782110667";
 
 /** CLUSTER_ENV, else derived from K8S_ENV as the original worker did, else development. */
 export function clusterEnvOf(env: NodeJS.ProcessEnv): ClusterEnv {
@@ -61,6 +88,24 @@ export function clusterEnvOf(env: NodeJS.ProcessEnv): ClusterEnv {
   return "development";
 }
 
+/** The labels file: PODINFO_LABELS, else /etc/podinfo/labels. */
+export function labelsFileOf(env: NodeJS.ProcessEnv): string {
+  return env.PODINFO_LABELS || DEFAULT_LABELS_FILE;
+}
+
+/**
+ * CELLWORKER_DEPLOYMENT, else `current` when the pod has a labels file or WORK_QUEUE_HASH is
+ * set (as in today's chart), else `2021`.
+ */
+export function deploymentOf(env: NodeJS.ProcessEnv): Deployment {
+  const explicit = env.CELLWORKER_DEPLOYMENT;
+  if (explicit) {
+    if (explicit !== "current" && explicit !== "2021") throw new ConfigError(`CELLWORKER_DEPLOYMENT must be current or 2021 (got "${explicit}")`);
+    return explicit;
+  }
+  return env.WORK_QUEUE_HASH || existsSync(labelsFileOf(env)) ? "current" : "2021";
+}
+
 function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
@@ -69,45 +114,111 @@ function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0)
   return n;
 }
 
-export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+function boolVar(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (raw === "true" || raw === "1") return true;
+  if (raw === "false" || raw === "0") return false;
+  throw new ConfigError(`${name} must be true or false (got "${raw}")`);
+}
+
+/** LABELS_POLL_MS: how often an unassigned pod re-reads its labels file (default 5000, as the original). */
+export function labelsPollMsOf(env: NodeJS.ProcessEnv): number {
+  return intVar(env, "LABELS_POLL_MS", 5000, 10);
+}
+
+/** HEALTH_PORT / HEALTH_HOST, needed before the rest (the probes answer while a pod waits for its label). */
+export function healthOf(env: NodeJS.ProcessEnv): { port: number | null; host: string } {
+  return { port: env.HEALTH_PORT ? intVar(env, "HEALTH_PORT", 0, 0) : null, host: env.HEALTH_HOST || "127.0.0.1" };
+}
+
+function redisOf(env: NodeJS.ProcessEnv, local: boolean, deployment: Deployment): RedisConfig | null {
+  let url = env.REDIS_URL;
+  if (!url) {
+    if (deployment !== "current") return null;
+    if (!local) throw new ConfigError("REDIS_URL is required in staging and production (e.g. rediss://master.biomage-redis-production.xxxx.cache.amazonaws.com:6379)");
+    url = "redis://127.0.0.1:6379";
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError("REDIS_URL must be a URL such as redis://host:6379 or rediss://host:6379");
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") throw new ConfigError("REDIS_URL must start with redis:// or rediss://");
+  return {
+    url,
+    tls: boolVar(env, "REDIS_TLS", parsed.protocol === "rediss:"),
+    rejectUnauthorized: boolVar(env, "REDIS_TLS_REJECT_UNAUTHORIZED", true),
+  };
+}
+
+/**
+ * The configuration. `labels` are the pod's labels (current deployment): `experimentId`,
+ * `sandboxId`, `workQueueHash` override the environment variables of the same names.
+ */
+export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, labels: Record<string, string> = {}): ServiceConfig {
+  const deployment = deploymentOf(env);
+  const current = deployment === "current";
   const clusterEnv = clusterEnvOf(env);
   const local = clusterEnv === "development" || clusterEnv === "test";
   const region = env.AWS_DEFAULT_REGION || env.AWS_REGION || "eu-west-1";
+  if (current && !local && !env.AWS_ACCOUNT_ID) throw new ConfigError("AWS_ACCOUNT_ID is required in staging and production (it names the buckets)");
   const accountId = env.AWS_ACCOUNT_ID || (local ? "000000000000" : "242905224710");
-  const sandboxId = env.SANDBOX_ID || "default";
+  const lookup = (label: string): string | undefined => (current ? labelOrEnv(labels, env, label) : env[envNameOf(label)] || undefined);
+  const sandboxId = lookup("sandboxId") ?? "default";
+  const experimentId = lookup("experimentId") ?? DEFAULT_EXPERIMENT;
+  const explicitHash = current ? lookup("workQueueHash") ?? null : null;
+  const workQueueHash = current ? explicitHash ?? createHash("sha1").update(`${experimentId}-${sandboxId}`).digest("hex") : null;
   const topic = env.SNS_TOPIC || `work-results-${clusterEnv}-${sandboxId}`;
-  const source = (env.CELL_SETS_SOURCE || "dynamodb") as CellSetsSource;
-  if (!["dynamodb", "s3", "local"].includes(source)) throw new ConfigError(`CELL_SETS_SOURCE must be dynamodb, s3 or local (got "${source}")`);
+  const source = (env.CELL_SETS_SOURCE || (current ? "cell-sets-bucket" : "dynamodb")) as CellSetsSource;
+  if (!["dynamodb", "s3", "local", "cell-sets-bucket"].includes(source)) {
+    throw new ConfigError(`CELL_SETS_SOURCE must be cell-sets-bucket, dynamodb, s3 or local (got "${source}")`);
+  }
   if (source === "local" && !env.CELL_SETS_FILE) throw new ConfigError("CELL_SETS_SOURCE=local needs CELL_SETS_FILE");
   const general = env.AWS_ENDPOINT_URL;
   const endpoint = (service: string): string | undefined => env[`AWS_ENDPOINT_URL_${service}`] || general || undefined;
   const cacheDir = env.CELLWORKER_CACHE_DIR || defaultCacheDir(env);
-  const healthPort = env.HEALTH_PORT ? intVar(env, "HEALTH_PORT", 0, 0) : null;
+  const health = healthOf(env);
+  const suffix = current ? `${clusterEnv}-${accountId}` : clusterEnv;
+  let queueName = env.WORK_QUEUE;
+  if (!queueName) {
+    queueName = current && (explicitHash || !local) ? `queue-job-${workQueueHash}-${clusterEnv}.fifo` : "development-queue.fifo";
+  }
+  const defaultTimeout = current ? (accountId === HMS_ACCOUNT && env.K8S_ENV === "production" ? 2400 : 600) : 3600;
   return {
+    deployment,
     clusterEnv,
     sandboxId,
     region,
     accountId,
-    experimentId: env.EXPERIMENT_ID || DEFAULT_EXPERIMENT,
-    queueName: env.WORK_QUEUE || "development-queue.fifo",
+    experimentId,
+    workQueueHash,
+    queueName,
     topicArn: env.SNS_TOPIC_ARN || `arn:aws:sns:${region}:${accountId}:${topic}`,
-    sourceBucket: env.SOURCE_BUCKET || `biomage-source-${clusterEnv}`,
-    resultsBucket: env.RESULTS_BUCKET || `worker-results-${clusterEnv}`,
+    sourceBucket: env.SOURCE_BUCKET || (current ? `processed-matrix-${suffix}` : `biomage-source-${clusterEnv}`),
+    resultsBucket: env.RESULTS_BUCKET || `worker-results-${suffix}`,
+    cellSetsBucket: env.CELL_SETS_BUCKET || `cell-sets-${clusterEnv}-${accountId}`,
     dynamoTable: env.DYNAMO_TABLE || `experiments-${clusterEnv}`,
     cellSetsSource: source,
     cellSetsFile: env.CELL_SETS_FILE || null,
     endpoints: Object.fromEntries(
       (["sqs", "sns", "s3", "dynamodb"] as const).map((s) => [s, endpoint(s.toUpperCase())]).filter(([, v]) => v),
     ) as ServiceConfig["endpoints"],
-    workTimeoutS: intVar(env, "WORK_TIMEOUT", 3600, 1),
+    redis: redisOf(env, local, deployment),
+    apiUrl: (env.API_URL || (local ? "http://127.0.0.1:3000" : `http://api-${sandboxId}.api-${sandboxId}.svc.cluster.local:3000`)).replace(/\/+$/, ""),
+    apiAttempts: intVar(env, "API_ATTEMPTS", 3, 1),
+    apiRetryBackoffMs: intVar(env, "API_RETRY_BACKOFF_MS", 500, 0),
+    apiTimeoutMs: intVar(env, "API_TIMEOUT_MS", 30_000, 1),
+    workTimeoutS: intVar(env, "WORK_TIMEOUT", defaultTimeout, 1),
     ignoreTimeout: env.IGNORE_TIMEOUT === "true",
     visibilityTimeoutS: intVar(env, "VISIBILITY_TIMEOUT", 120, 10),
     maxReceiveCount: intVar(env, "MAX_RECEIVE_COUNT", 3, 1),
     waitTimeS: intVar(env, "RECEIVE_WAIT_TIME", 20, 0),
     dataDir: env.CELLWORKER_DATA_DIR || join(cacheDir, "experiments"),
     cacheDir,
-    healthPort,
-    healthHost: env.HEALTH_HOST || "127.0.0.1",
+    healthPort: health.port,
+    healthHost: health.host,
     shutdownGraceS: intVar(env, "SHUTDOWN_GRACE", 20, 0),
   };
 }

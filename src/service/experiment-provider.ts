@@ -1,7 +1,8 @@
 /**
  * The service's experiment: synced from S3 before every request (cheap when nothing changed),
  * reopened when a file changed (the processed-state cache makes reopening fast), with cell
- * sets refreshed from their store for every request.
+ * sets refreshed from their store for every request. Calls are serialised, so the start-up
+ * preload and the first request never download the same files twice.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Experiment } from "../experiment/experiment.ts";
@@ -11,8 +12,16 @@ import type { CellSetStore } from "../experiment/cell-sets/store.ts";
 import { ErrorCode, WorkerError } from "../result/errors.ts";
 import type { Logger } from "../log.ts";
 
+/** Moments a request may want to tell its user about (heartbeats of the current protocol). */
+export interface LoadHooks {
+  /** before the first download of the experiment's files */
+  downloading?(): void;
+  /** files were downloaded and are about to be (re)loaded */
+  loading?(): void;
+}
+
 export interface ExperimentProvider {
-  get(): Promise<Experiment>;
+  get(hooks?: LoadHooks): Promise<Experiment>;
   /** true once an experiment has been loaded */
   readonly loaded: boolean;
 }
@@ -20,6 +29,7 @@ export interface ExperimentProvider {
 export class S3ExperimentProvider implements ExperimentProvider {
   private current: Experiment | null = null;
   private readonly memo: SyncMemo = new Map();
+  private queue: Promise<unknown> = Promise.resolve();
   private readonly opts: {
     s3: S3Client; bucket: string; experimentId: string; dataDir: string; cacheDir: string;
     cellSets: CellSetStore | null; log: Logger;
@@ -33,21 +43,21 @@ export class S3ExperimentProvider implements ExperimentProvider {
     return this.current !== null;
   }
 
-  private inFlight: Promise<Experiment> | null = null;
-
-  /** One sync at a time: concurrent callers (the start-up load and a first request) share it. */
-  get(): Promise<Experiment> {
-    this.inFlight ??= this.syncAndOpen().finally(() => { this.inFlight = null; });
-    return this.inFlight;
+  get(hooks: LoadHooks = {}): Promise<Experiment> {
+    const next = this.queue.then(() => this.load(hooks));
+    this.queue = next.catch(() => {});
+    return next;
   }
 
-  private async syncAndOpen(): Promise<Experiment> {
+  private async load(hooks: LoadHooks): Promise<Experiment> {
     const { s3, bucket, experimentId, dataDir, cacheDir, log } = this.opts;
+    if (!this.current) hooks.downloading?.();
     const sync = await syncExperiment({ s3, bucket, experimentId, dataDir, memo: this.memo });
     if (sync.downloaded.length > 0 || !this.current) {
       const path = dataPathOf(sync);
       if (!path) throw new WorkerError(ErrorCode.DATA_NOT_FOUND, `No readable data file for experiment ${experimentId} (found: ${sync.files.join(", ")}).`);
       if (sync.downloaded.length > 0) log("experiment data synced from S3", { experimentId, files: sync.downloaded });
+      hooks.loading?.();
       this.current = await openExperiment({ path, cacheDir, log });
     }
     const stored = this.opts.cellSets ? await this.opts.cellSets.load(experimentId) : null;

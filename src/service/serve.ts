@@ -1,14 +1,22 @@
 /**
- * Composition root of `cellworker serve`: configuration → AWS clients → transport, publisher,
- * experiment provider, cell-set store → worker loop; health endpoints; signal handling.
+ * Composition root of `cellworker serve`: health endpoints; in today's Cellenics, the wait for
+ * the pod's experiment assignment; configuration → AWS clients → transport, publishers (2021:
+ * SNS; current: S3 + socket.io events through Redis), API client, experiment provider, cell-set
+ * store → worker loop; signal handling.
  */
 import type { Server } from "node:http";
-import { loadServiceConfig, type ServiceConfig } from "./config.ts";
+import { deploymentOf, healthOf, labelsFileOf, labelsPollMsOf, loadServiceConfig, type ServiceConfig } from "./config.ts";
+import { waitForAssignment } from "./assignment.ts";
 import { createAwsClients } from "./aws.ts";
 import { SqsTransport } from "../transport/sqs.ts";
 import { SnsS3Publisher } from "../publish/sns-s3.ts";
+import { CurrentPublisher } from "../publish/current.ts";
+import { RedisSocketEvents, type SocketEvents } from "../publish/socket-events.ts";
+import { StatusCode } from "../publish/heartbeat.ts";
+import { CellenicsApi } from "./api-client.ts";
 import { S3ExperimentProvider } from "./experiment-provider.ts";
 import { DynamoCellSetStore, FileCellSetStore, type CellSetStore } from "../experiment/cell-sets/store.ts";
+import { S3BucketCellSetStore } from "../experiment/cell-sets/s3-bucket-store.ts";
 import { cellSetsFileOf } from "../experiment/source/s3-sync.ts";
 import { Worker } from "./worker.ts";
 import { startHealthServer } from "./health.ts";
@@ -18,56 +26,94 @@ import { join } from "node:path";
 import { existsSync, readdirSync } from "node:fs";
 
 export async function serve(env: NodeJS.ProcessEnv = process.env, log: Logger = createLogger({ format: logFormat(env, "json") })): Promise<number> {
-  const config = loadServiceConfig(env);
-  log("configuration", describe(config));
-  const aws = createAwsClients(config);
-  let transportReady = false;
-  const transport = new SqsTransport(aws.sqs, {
-    queueName: config.queueName,
-    waitTimeS: config.waitTimeS,
-    visibilityTimeoutS: config.visibilityTimeoutS,
-    log,
-    onReady: () => { transportReady = true; },
-  });
-  const experiments = new S3ExperimentProvider({
-    s3: aws.s3,
-    bucket: config.sourceBucket,
-    experimentId: config.experimentId,
-    dataDir: config.dataDir,
-    cacheDir: config.cacheDir,
-    cellSets: cellSetStore(config, aws),
-    log,
-  });
-  const worker = new Worker({
-    transport,
-    publisher: new SnsS3Publisher({ sns: aws.sns, s3: aws.s3, topicArn: config.topicArn, resultsBucket: config.resultsBucket }),
-    experiments,
-    log,
-    options: config,
-  });
+  const deployment = deploymentOf(env);
+  const healthConfig = healthOf(env);
+  let ready = (): boolean => false;
   let health: Server | null = null;
-  if (config.healthPort !== null) {
-    health = await startHealthServer(config.healthPort, config.healthHost, () => transportReady && experiments.loaded);
-    log("health endpoints listening", { address: `${config.healthHost}:${(health.address() as { port: number }).port}` });
-  }
-  const onSignal = (signal: NodeJS.Signals): void => { void worker.stop(signal); };
+  let worker: Worker | null = null;
+  const waiting = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    waiting.abort();
+    if (worker) void worker.stop(signal);
+    else log("stopping", { reason: signal });
+  };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
-  // load the experiment up front so the first request does not pay for it (errors are answered per request)
-  experiments.get().catch((err: Error) => log("experiment not loaded yet", { error: err.message }));
+  let events: SocketEvents | null = null;
+  let aws: ReturnType<typeof createAwsClients> | null = null;
   try {
+    if (healthConfig.port !== null) {
+      health = await startHealthServer(healthConfig.port, healthConfig.host, () => ready());
+      log("health endpoints listening", { address: `${healthConfig.host}:${(health.address() as { port: number }).port}` });
+    }
+    let labels: Record<string, string> = {};
+    if (deployment === "current") {
+      const file = labelsFileOf(env);
+      const assigned = await waitForAssignment({
+        file, env, pollMs: labelsPollMsOf(env), signal: waiting.signal,
+        onWaiting: () => log("waiting for an experiment to be assigned", { labelsFile: file }),
+      });
+      if (!assigned) return 0; // stopped while unassigned
+      labels = assigned;
+    }
+    const config = loadServiceConfig(env, labels);
+    log("configuration", describe(config));
+    aws = createAwsClients(config);
+    let transportReady = false;
+    const transport = new SqsTransport(aws.sqs, {
+      queueName: config.queueName,
+      waitTimeS: config.waitTimeS,
+      visibilityTimeoutS: config.visibilityTimeoutS,
+      log,
+      onReady: () => { transportReady = true; },
+    });
+    const experiments = new S3ExperimentProvider({
+      s3: aws.s3,
+      bucket: config.sourceBucket,
+      experimentId: config.experimentId,
+      dataDir: config.dataDir,
+      cacheDir: config.cacheDir,
+      cellSets: cellSetStore(config, aws),
+      log,
+    });
+    ready = () => transportReady && experiments.loaded;
+    events = config.redis ? new RedisSocketEvents(config.redis, log) : null;
+    const current = events ? new CurrentPublisher({ s3: aws.s3, resultsBucket: config.resultsBucket, events, log }) : null;
+    worker = new Worker({
+      transport,
+      publisher: new SnsS3Publisher({ sns: aws.sns, s3: aws.s3, topicArn: config.topicArn, resultsBucket: config.resultsBucket }),
+      current,
+      api: new CellenicsApi({ baseUrl: config.apiUrl, attempts: config.apiAttempts, backoffMs: config.apiRetryBackoffMs, timeoutMs: config.apiTimeoutMs, log }),
+      experiments,
+      log,
+      options: config,
+    });
+    if (waiting.signal.aborted) return 0;
+    // load the experiment up front so the first request does not pay for it (errors are answered per request);
+    // in today's Cellenics the UI that caused the assignment is waiting: tell it (spec §2.6.1)
+    const { experimentId } = config;
+    const hooks = current && config.deployment === "current"
+      ? {
+        downloading: () => void current.heartbeat(experimentId, StatusCode.DOWNLOAD_EXPERIMENT, null),
+        loading: () => void current.heartbeat(experimentId, StatusCode.LOAD_TO_MEMORY, null),
+      }
+      : {};
+    experiments.get(hooks).catch((err: Error) => log("experiment not loaded yet", { error: err.message }));
     return await worker.run();
   } finally {
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);
     health?.close();
-    aws.destroy();
+    await events?.close();
+    aws?.destroy();
     log("worker stopped");
   }
 }
 
 function cellSetStore(config: ServiceConfig, aws: ReturnType<typeof createAwsClients>): CellSetStore {
   switch (config.cellSetsSource) {
+    case "cell-sets-bucket":
+      return new S3BucketCellSetStore(aws.s3, config.cellSetsBucket);
     case "dynamodb":
       return new DynamoCellSetStore(aws.dynamodb, config.dynamoTable);
     case "local":
@@ -85,8 +131,20 @@ function cellSetStore(config: ServiceConfig, aws: ReturnType<typeof createAwsCli
 /** The configuration as logged: names and switches only, never credentials. */
 function describe(c: ServiceConfig): Record<string, unknown> {
   return {
-    clusterEnv: c.clusterEnv, experimentId: c.experimentId, queue: c.queueName, topicArn: c.topicArn,
-    sourceBucket: c.sourceBucket, resultsBucket: c.resultsBucket, cellSets: c.cellSetsSource,
-    endpoints: c.endpoints, workTimeoutS: c.workTimeoutS, ignoreTimeout: c.ignoreTimeout,
+    deployment: c.deployment, clusterEnv: c.clusterEnv, experimentId: c.experimentId, sandboxId: c.sandboxId, queue: c.queueName,
+    topicArn: c.topicArn, sourceBucket: c.sourceBucket, resultsBucket: c.resultsBucket, cellSets: c.cellSetsSource,
+    ...(c.cellSetsSource === "cell-sets-bucket" ? { cellSetsBucket: c.cellSetsBucket } : {}),
+    redis: c.redis ? { endpoint: redisEndpoint(c.redis.url), tls: c.redis.tls, verify: c.redis.rejectUnauthorized } : null,
+    api: c.apiUrl, endpoints: c.endpoints, workTimeoutS: c.workTimeoutS, ignoreTimeout: c.ignoreTimeout,
   };
+}
+
+/** host:port of a Redis URL (never its password). */
+function redisEndpoint(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return "(invalid)";
+  }
 }

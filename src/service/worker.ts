@@ -5,15 +5,28 @@
  * are dropped (not computed), unparseable ones deleted, and a message delivered more than
  * `maxReceiveCount` times is answered with an error so one poison request cannot block the
  * queue. The idle timeout and SIGTERM end the loop cleanly.
+ *
+ * Each request is answered in the protocol of its envelope: a `uuid` request the 2021 way
+ * (SNS, src/publish/sns-s3.ts), an `ETag` request the current way (S3 under the ETag and
+ * socket.io events, src/publish/current.ts), which adds: the duplicate check (a result already
+ * stored under the ETag is not recomputed; the requester is pointed at it), heartbeats with
+ * progress, and saving the cell sets a task changed through the API (src/service/cell-set-writes.ts).
  */
 import type { Transport, Delivery } from "../transport/transport.ts";
 import type { Publisher } from "../publish/publisher.ts";
-import type { ExperimentProvider } from "./experiment-provider.ts";
+import { currentRequestOf, type CurrentPublisher } from "../publish/current.ts";
+import { progressReporter, StatusCode } from "../publish/heartbeat.ts";
+import type { ExperimentProvider, LoadHooks } from "./experiment-provider.ts";
 import type { Logger } from "../log.ts";
 import { parseEnvelope } from "../envelope/parse.ts";
-import { handleRequest } from "../pipeline.ts";
-import { toWorkResponse, type WorkResponse } from "../result/response.ts";
+import type { Envelope } from "../envelope/schema.ts";
+import { checkRequestShape, minimalEcho } from "../envelope/limits.ts";
+import { runTask } from "../compute/host.ts";
+import type { TaskResult } from "../result/response.ts";
 import { ErrorCode, toFailure } from "../result/errors.ts";
+import type { Experiment } from "../experiment/experiment.ts";
+import { cellSetPatchFor, writesCellSets } from "./cell-set-writes.ts";
+import { CellSetsUpdateError, type CellenicsApi } from "./api-client.ts";
 
 export interface WorkerOptions {
   experimentId: string;
@@ -24,10 +37,28 @@ export interface WorkerOptions {
   shutdownGraceS: number;
 }
 
+export interface WorkerDeps {
+  transport: Transport;
+  /** the 2021 protocol (uuid requests) */
+  publisher: Publisher;
+  /** the current protocol (ETag requests); without it such requests are dropped with a log line */
+  current?: CurrentPublisher | null;
+  /** where current-protocol requests save the cell sets their task changed */
+  api?: CellenicsApi | null;
+  experiments: ExperimentProvider;
+  log: Logger;
+  options: WorkerOptions;
+}
+
+/** Where an answer goes: the protocol, the address (uuid or ETag) and the request to echo. */
+interface Address {
+  era: "current" | "2021";
+  id: string;
+  raw: Record<string, unknown>;
+}
+
 export class Worker {
-  private readonly transport: Transport;
-  private readonly publisher: Publisher;
-  private readonly experiments: ExperimentProvider;
+  private readonly deps: WorkerDeps;
   private readonly log: Logger;
   private readonly opts: WorkerOptions;
   private readonly receiving = new AbortController();
@@ -35,10 +66,8 @@ export class Worker {
   private current: { delivery: Delivery; done: Promise<void> } | null = null;
   private lastActivity = Date.now();
 
-  constructor(deps: { transport: Transport; publisher: Publisher; experiments: ExperimentProvider; log: Logger; options: WorkerOptions }) {
-    this.transport = deps.transport;
-    this.publisher = deps.publisher;
-    this.experiments = deps.experiments;
+  constructor(deps: WorkerDeps) {
+    this.deps = deps;
     this.log = deps.log;
     this.opts = deps.options;
   }
@@ -54,7 +83,7 @@ export class Worker {
         this.log("idle timeout exceeded, shutting down", { idleS: Math.round((Date.now() - this.lastActivity) / 1000) });
         return 0;
       }
-      const delivery = await this.transport.receive(this.receiving.signal);
+      const delivery = await this.deps.transport.receive(this.receiving.signal);
       if (!delivery) continue;
       const done = this.handle(delivery);
       this.current = { delivery, done };
@@ -97,61 +126,161 @@ export class Worker {
       this.log("unparseable message deleted", { messageId: delivery.id, bytes: delivery.body.length });
       return this.ackQuietly(delivery);
     }
-    let envelope;
+    let envelope: Envelope;
     try {
       envelope = parseEnvelope(raw);
     } catch (err) {
       const f = toFailure(err);
-      const id = addressOf(raw);
-      this.log("invalid request", { messageId: delivery.id, error: f.message, answered: id !== null });
-      if (id !== null) await this.publishThenAck(delivery, toWorkResponse(raw, { ok: false, code: f.code, message: f.message }), id);
+      const address = addressOf(raw);
+      this.log("invalid request", { messageId: delivery.id, error: f.message, answered: address !== null });
+      if (address) await this.answerThenAck(delivery, address, { ok: false, code: f.code, message: f.message });
       else await this.ackQuietly(delivery);
       return;
     }
+    const address: Address = { era: envelope.era, id: envelope.id, raw: envelope.raw };
     if (envelope.timeoutMs <= Date.now()) {
       this.log("expired request dropped", { id: envelope.id, task: envelope.body.name, expiredAt: new Date(envelope.timeoutMs).toISOString() });
       return this.ackQuietly(delivery);
+    }
+    const current = envelope.era === "current" ? this.deps.current ?? null : null;
+    if (envelope.era === "current") {
+      if (!current) {
+        this.log("no Redis configured: an ETag request cannot be answered; dropped", { id: envelope.id, task: envelope.body.name });
+        return this.ackQuietly(delivery);
+      }
+      if (await this.alreadyStored(current, envelope.id)) {
+        this.log("result already stored under this ETag; not recomputed", { id: envelope.id, task: envelope.body.name });
+        return this.deliverThenAck(delivery, envelope.id, () => current.notifyStored(currentRequestOf(envelope.raw, envelope.id)));
+      }
     }
     this.lastActivity = Date.now();
     if (delivery.receiveCount > this.opts.maxReceiveCount) {
       this.log("poison message answered with an error", { id: envelope.id, task: envelope.body.name, receiveCount: delivery.receiveCount });
       const message = `This request failed ${delivery.receiveCount - 1} times and was dropped.`;
-      return this.publishThenAck(delivery, toWorkResponse(envelope.raw, { ok: false, code: ErrorCode.WORKER_ERROR, message }), envelope.id);
+      return this.answerThenAck(delivery, address, { ok: false, code: ErrorCode.WORKER_ERROR, message }, { dropIfUnpublished: true });
     }
     const extendEvery = Math.max(1000, (this.opts.visibilityTimeoutS * 1000) / 3);
-    const heartbeat = setInterval(() => {
+    const visibility = setInterval(() => {
       delivery.extend(this.opts.visibilityTimeoutS).catch((err: Error) => this.log("visibility extension failed", { error: err.message }));
     }, extendEvery);
-    let response: WorkResponse;
+    let result: TaskResult;
     const started = Date.now();
     this.log("task started", { id: envelope.id, task: envelope.body.name, receiveCount: delivery.receiveCount });
     try {
-      response = envelope.experimentId === this.opts.experimentId
-        ? await handleRequest(raw, () => this.experiments.get(), { log: this.log })
-        : toWorkResponse(envelope.raw, {
-          ok: false,
-          code: ErrorCode.INVALID_INPUT,
-          message: `This worker serves experiment ${this.opts.experimentId}, not ${envelope.experimentId.slice(0, 80)}.`,
-        });
+      await current?.heartbeat(envelope.experimentId, StatusCode.STARTED_TASK, envelope.body.name);
+      result = await this.compute(envelope, current);
     } finally {
-      clearInterval(heartbeat);
+      clearInterval(visibility);
     }
     this.log("request", {
       id: envelope.id,
       task: envelope.body.name,
       experimentId: envelope.experimentId,
       ms: Date.now() - started,
-      outcome: response.response.error ? response.response.errorCode : "ok",
+      outcome: result.ok ? "ok" : result.code,
     });
-    await this.publishThenAck(delivery, response, envelope.id);
+    await this.answerThenAck(delivery, address, result);
     this.lastActivity = Date.now();
   }
 
-  /** Publishes, then deletes; if publishing fails the message goes back to the queue for a retry. */
-  private async publishThenAck(delivery: Delivery, response: WorkResponse, id: string): Promise<void> {
+  /** The task's result, cell sets saved through the API for current-protocol requests. Never throws. */
+  private async compute(envelope: Envelope, current: CurrentPublisher | null): Promise<TaskResult> {
+    const name = envelope.body.name;
+    if (envelope.experimentId !== this.opts.experimentId) {
+      return { ok: false, code: ErrorCode.INVALID_INPUT, message: `This worker serves experiment ${this.opts.experimentId}, not ${envelope.experimentId.slice(0, 80)}.` };
+    }
+    const hooks: LoadHooks = current
+      ? {
+        downloading: () => void current.heartbeat(envelope.experimentId, StatusCode.DOWNLOAD_EXPERIMENT, name),
+        loading: () => void current.heartbeat(envelope.experimentId, StatusCode.LOAD_TO_MEMORY, name),
+      }
+      : {};
+    let exp: Experiment;
     try {
-      await this.publisher.publish(response, id);
+      exp = await this.deps.experiments.get(hooks);
     } catch (err) {
+      const f = toFailure(err);
+      if (f.code === ErrorCode.WORKER_ERROR) this.log("experiment failed to load", { error: String(err) });
+      return { ok: false, code: f.code, message: f.message };
+    }
+    // progress reported after the task returned comes from a file result being produced while it is uploaded
+    let phase: StatusCode = StatusCode.STARTED_TASK;
+    const progress = current ? progressReporter((percent) => void current.heartbeat(envelope.experimentId, phase, name, percent)) : undefined;
+    const cellSetsBefore = exp.cellSets;
+    const result = await runTask(exp, { body: envelope.body, pagination: envelope.pagination, ...(progress ? { progress } : {}) }, (err) =>
+      this.log("task failed unexpectedly", { task: name, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+    );
+    phase = StatusCode.UPLOADING_DATA;
+    if (!result.ok) return result;
+    if (envelope.era === "current" && writesCellSets(name)) {
+      const saved = await this.saveCellSets(envelope, result.data);
+      if (!saved.ok) exp.cellSets = cellSetsBefore; // what the API holds did not change
+      return saved.ok ? result : saved;
+    }
+    return result;
+  }
+
+  /** PATCHes the cell-set change of a task's result through the API (spec §3.4). */
+  private async saveCellSets(envelope: Envelope, data: unknown): Promise<TaskResult> {
+    const authorization = envelope.raw.Authorization;
+    if (typeof authorization !== "string" || authorization === "") {
+      return { ok: false, code: ErrorCode.INVALID_INPUT, message: `${envelope.body.name} saves cell sets through the API and needs the request's Authorization.` };
+    }
+    if (!this.deps.api) return { ok: false, code: ErrorCode.CELL_SETS_UPDATE_FAILED, message: "The new cell sets could not be saved: no API is configured." };
+    let patch;
+    try {
+      patch = cellSetPatchFor(envelope.body.name, data);
+    } catch (err) {
+      this.log("task result has not the shape of a cell-set change", { task: envelope.body.name, error: (err as Error).message });
+      return { ok: false, code: ErrorCode.WORKER_ERROR, message: toFailure(err).message };
+    }
+    if (!patch) return { ok: true, data, cacheable: false };
+    try {
+      await this.deps.api.patchCellSets(envelope.experimentId, authorization, patch);
+      this.log("cell sets saved through the API", { id: envelope.id, task: envelope.body.name });
+      return { ok: true, data, cacheable: false };
+    } catch (err) {
+      const reason = err instanceof CellSetsUpdateError ? err.message : "unexpected error";
+      this.log("cell sets could not be saved", { id: envelope.id, task: envelope.body.name, reason });
+      return { ok: false, code: ErrorCode.CELL_SETS_UPDATE_FAILED, message: `The new cell sets could not be saved: ${reason}. Please try again.` };
+    }
+  }
+
+  /** The duplicate check; a failing check is logged and the request computed. */
+  private async alreadyStored(current: CurrentPublisher, etag: string): Promise<boolean> {
+    try {
+      return await current.resultExists(etag);
+    } catch (err) {
+      this.log("duplicate check failed; computing the request", { id: etag, error: (err as Error).message });
+      return false;
+    }
+  }
+
+  /** Publishes a result in the request's protocol, then deletes the message. */
+  private answerThenAck(delivery: Delivery, to: Address, result: TaskResult, opts: { dropIfUnpublished?: boolean } = {}): Promise<void> {
+    if (to.era === "current") {
+      const current = this.deps.current;
+      if (!current) {
+        this.log("no Redis configured: an ETag request cannot be answered; dropped", { id: to.id });
+        return this.ackQuietly(delivery);
+      }
+      return this.deliverThenAck(delivery, to.id, () => current.publish(currentRequestOf(to.raw, to.id), result), opts);
+    }
+    return this.deliverThenAck(delivery, to.id, () => this.deps.publisher.publishResult(to.raw, result, to.id), opts);
+  }
+
+  /**
+   * Publishes, then deletes; if publishing fails the message goes back to the queue for a retry
+   * (or, for a poison message whose error could not be published either, is deleted).
+   */
+  private async deliverThenAck(delivery: Delivery, id: string, publish: () => Promise<void>, opts: { dropIfUnpublished?: boolean } = {}): Promise<void> {
+    try {
+      await publish();
+    } catch (err) {
+      if (opts.dropIfUnpublished) {
+        this.log("publish failed; message deleted (it has failed too often)", { id, error: (err as Error).message });
+        return this.ackQuietly(delivery);
+      }
       this.log("publish failed; message returned to the queue", { id, error: (err as Error).message });
       await delivery.release().catch(() => {});
       return;
@@ -164,10 +293,23 @@ export class Worker {
   }
 }
 
-/** uuid or ETag of a request that failed validation, if it has one we can answer to. */
-function addressOf(raw: unknown): string | null {
-  if (typeof raw !== "object" || raw === null) return null;
+/**
+ * Where to answer a request that failed validation, if it has an ETag or uuid we can answer
+ * to; it is echoed whole only when small and shallow (else its identifying fields).
+ */
+function addressOf(raw: unknown): Address | null {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return null;
   const r = raw as Record<string, unknown>;
-  const id = typeof r.ETag === "string" ? r.ETag : typeof r.uuid === "string" ? r.uuid : null;
-  return id && id.length <= 256 ? id : null;
+  const era = typeof r.ETag === "string" ? "current" : typeof r.uuid === "string" ? "2021" : null;
+  if (!era) return null;
+  const id = (era === "current" ? r.ETag : r.uuid) as string;
+  if (id === "" || id.length > 256) return null;
+  let echo: Record<string, unknown> = minimalEcho(r) ?? {};
+  try {
+    checkRequestShape(r);
+    echo = r;
+  } catch {
+    // too deep or too large to echo
+  }
+  return { era, id, raw: echo };
 }

@@ -17,14 +17,18 @@ import getDoubletScore from "./get-doublet-score.ts";
 import getExpressionCellSets from "./get-expression-cell-sets.ts";
 import markerHeatmap from "./marker-heatmap.ts";
 import dotPlot from "./dot-plot.ts";
+import getNormalizedExpression from "./get-normalized-expression.ts";
 
 const TASKS: readonly TaskDefinition[] = [
   getEmbedding, listGenes, geneExpression, differentialExpression, clusterCells,
   batchDifferentialExpression, getBackgroundExpressedGenes, getNGenes, getNUmis, getMitochondrialContent, getDoubletScore,
-  getExpressionCellSets, markerHeatmap, dotPlot,
+  getExpressionCellSets, markerHeatmap, dotPlot, getNormalizedExpression,
 ] as unknown as TaskDefinition[];
 
 export const registry: ReadonlyMap<string, TaskDefinition> = new Map(TASKS.map((t) => [t.name, t]));
 
 /** Task names of the Cellenics protocol that this worker does not implement yet. */
-export const PLANNED_TASKS = ["GetNormalizedExpression"] as const;
+export const PLANNED_TASKS = [
+  "GetTrajectoryAnalysisStartingNodes", "GetTrajectoryAnalysisPseudoTime", "ScTypeAnnotate", "CASSIAAnnotate",
+  "CellCycleScoring", "DownloadAnnotSeuratObject",
+] as const;

@@ -128,7 +128,12 @@ export function workerEnv(stack: Stack, extra: Record<string, string> = {}): Nod
 }
 
 export function startWorker(stack: Stack, extra: Record<string, string> = {}): WorkerProcess {
-  const proc = spawn(process.execPath, [CLI, "serve"], { env: workerEnv(stack, extra), stdio: ["ignore", "pipe", "pipe"] });
+  return spawnWorker(workerEnv(stack, extra));
+}
+
+/** `cellworker serve` as a child process with exactly this environment; stderr lines are kept. */
+export function spawnWorker(env: NodeJS.ProcessEnv): WorkerProcess {
+  const proc = spawn(process.execPath, [CLI, "serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
   const logs: string[] = [];
   const waiters: { pattern: RegExp; resolve: (l: string) => void }[] = [];
   let buffer = "";
