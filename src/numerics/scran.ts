@@ -89,23 +89,34 @@ export type EmbeddingMethod =
 
 /**
  * UMAP or t-SNE from precomputed neighbours. Returns cells x 2, row-major.
- * `onProgress(fraction)` is called between chunks of iterations.
+ * The iterations run in slices of about half a second so that `onProgress(fraction)` reports
+ * real progress (epochs or iterations done); slicing does not change the result.
  */
 export async function embed2d(nn: Neighbors, opts: EmbeddingMethod, onProgress?: (fraction: number) => void): Promise<Float64Array> {
   await initScran();
   const runs = new Int32Array(nn.nCells).fill(nn.k);
   let results: scran.FindNearestNeighborsResults | undefined;
   let state: scran.IterativeEmbedding | undefined;
+  const slice = 500;
   try {
     results = scran.FindNearestNeighborsResults.unserialize(runs, nn.indices, nn.distances);
     if (opts.method === "umap") {
-      state = scran.initializeUmap(results, { neighbors: opts.neighbors, minDist: opts.minDist, ...(opts.epochs ? { epochs: opts.epochs } : {}) });
-      state.run();
+      const umap = scran.initializeUmap(results, { neighbors: opts.neighbors, minDist: opts.minDist, ...(opts.epochs ? { epochs: opts.epochs } : {}) });
+      state = umap;
+      const total = umap.totalEpochs!();
+      while (umap.currentEpoch!() < total) {
+        umap.run({ runTime: slice });
+        onProgress?.(umap.currentEpoch!() / total);
+      }
     } else {
-      state = scran.initializeTsne(results, { perplexity: opts.perplexity });
-      state.run({ maxIterations: opts.maxIterations ?? 1000 });
+      const tsne = scran.initializeTsne(results, { perplexity: opts.perplexity, neighbors: nn.k });
+      state = tsne;
+      const maxIterations = opts.maxIterations ?? 1000;
+      while (tsne.iterations!() < maxIterations) {
+        tsne.run({ maxIterations, runTime: slice });
+        onProgress?.(tsne.iterations!() / maxIterations);
+      }
     }
-    onProgress?.(1);
     const { x, y } = state.extractCoordinates();
     const out = new Float64Array(nn.nCells * 2);
     for (let i = 0; i < nn.nCells; i++) { out[2 * i] = x[i]!; out[2 * i + 1] = y[i]!; }
