@@ -5,6 +5,13 @@
 import type { CellClass } from "../experiment/cell-sets/cell-sets.ts";
 import type { TaskResult } from "../result/response.ts";
 
+/** A file result the thread has written to disk (a FileResult's stream cannot cross threads). */
+export interface FileOnDisk {
+  path: string;
+  contentType: string;
+  contentEncoding: string;
+}
+
 export interface OpenSpec {
   path: string;
   cacheDir: string | null;
@@ -13,11 +20,11 @@ export interface OpenSpec {
 
 export type ToThread =
   | { type: "open"; spec: OpenSpec }
-  | { type: "run"; id: number; body: { name: string; [k: string]: unknown }; pagination: unknown; cellSets: CellClass[] | null };
+  | { type: "run"; id: number; body: { name: string; [k: string]: unknown }; pagination: unknown; cellSets: CellClass[] | null; fileDir: string };
 
 export type FromThread =
   | { type: "opened"; nCells: number; nGenes: number; cellSets: CellClass[] }
   | { type: "open-failed"; code: string; message: string }
   | { type: "progress"; id: number; fraction: number }
-  | { type: "result"; id: number; result: TaskResult; cellSets: CellClass[] | null }
+  | { type: "result"; id: number; result: TaskResult; cellSets: CellClass[] | null; file?: FileOnDisk }
   | { type: "log"; message: string; fields?: Record<string, unknown> };

@@ -10,7 +10,12 @@ import { Worker } from "node:worker_threads";
 import type { CellClass } from "../experiment/cell-sets/cell-sets.ts";
 import type { TaskResult } from "../result/response.ts";
 import { ErrorCode } from "../result/errors.ts";
-import type { FromThread, OpenSpec, ToThread } from "./protocol.ts";
+import type { FileOnDisk, FromThread, OpenSpec, ToThread } from "./protocol.ts";
+import type { FileResult } from "../result/file-result.ts";
+import { createReadStream } from "node:fs";
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Logger } from "../log.ts";
 
 export interface ThreadHostOptions {
@@ -18,6 +23,8 @@ export interface ThreadHostOptions {
   taskTimeoutMs: number;
   /** time limit for opening (reading + preprocessing) the experiment */
   openTimeoutMs: number;
+  /** where the thread writes file results (default: a folder in the system temp dir) */
+  fileDir?: string;
   log?: Logger;
 }
 
@@ -42,6 +49,10 @@ export class ThreadHost {
   private readonly opts: ThreadHostOptions;
   /** the experiment's cell sets as last reported by the thread */
   cellSets: CellClass[] = [];
+  /** what was opened last: a thread stopped after a timeout is restarted with it */
+  private lastSpec: OpenSpec | null = null;
+  /** file results of earlier requests, deleted when the next request starts */
+  private files: string[] = [];
 
   constructor(opts: ThreadHostOptions) {
     this.opts = opts;
@@ -49,8 +60,9 @@ export class ThreadHost {
 
   /** Opens (or reopens, when the spec changed) the experiment in the thread. Throws a WorkerError-shaped error on failure. */
   async open(spec: OpenSpec): Promise<void> {
+    this.lastSpec = spec;
     if (this.live && JSON.stringify(this.live.spec) === JSON.stringify(spec)) return this.live.opened;
-    await this.close();
+    await this.stop();
     const worker = new Worker(new URL("./thread.ts", import.meta.url));
     worker.unref();
     const opened = new Promise<void>((resolve, reject) => {
@@ -74,6 +86,7 @@ export class ThreadHost {
 
   /** Runs one task; never throws (timeouts and crashes become error results). */
   async run(input: ThreadRun): Promise<{ result: TaskResult; cellSets: CellClass[] | null }> {
+    if (!this.live && this.lastSpec) await this.open(this.lastSpec).catch(() => {}); // restarted after a timeout or crash
     const live = this.live;
     if (!live) return { result: { ok: false, code: ErrorCode.WORKER_ERROR, message: "The experiment is not loaded." }, cellSets: null };
     try {
@@ -82,12 +95,13 @@ export class ThreadHost {
       const e = err as { code?: ErrorCode; message: string };
       return { result: { ok: false, code: e.code ?? ErrorCode.WORKER_ERROR, message: e.message }, cellSets: null };
     }
+    await this.removeFiles();
     const id = this.nextId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         this.opts.log?.("task passed its time limit; compute thread stopped", { task: input.body.name, limitMs: this.opts.taskTimeoutMs });
-        void this.close();
+        void this.stop();
         resolve({
           result: { ok: false, code: ErrorCode.TIMEOUT, message: `The task took longer than ${Math.round(this.opts.taskTimeoutMs / 1000)} s and was stopped.` },
           cellSets: null,
@@ -97,20 +111,45 @@ export class ThreadHost {
         resolve: (r) => { clearTimeout(timer); if (r.cellSets) this.cellSets = r.cellSets; resolve(r); },
         ...(input.progress ? { progress: input.progress } : {}),
       });
-      live.worker.postMessage({ type: "run", id, body: input.body, pagination: input.pagination, cellSets: input.cellSets ?? null } satisfies ToThread);
+      const fileDir = this.opts.fileDir ?? join(tmpdir(), `cellworker-results-${process.pid}`);
+      live.worker.postMessage({ type: "run", id, body: input.body, pagination: input.pagination, cellSets: input.cellSets ?? null, fileDir } satisfies ToThread);
     });
   }
 
   /** Stops the thread (idempotent); the next open() starts a new one. */
   async close(): Promise<void> {
+    this.lastSpec = null;
+    return this.stop();
+  }
+
+  /** Stops the thread but remembers what was open, so the next run restarts it. */
+  private async stop(): Promise<void> {
     const live = this.live;
     this.live = null;
     if (live) await live.worker.terminate();
+    await this.removeFiles();
+  }
+
+  private async removeFiles(): Promise<void> {
+    const files = this.files;
+    this.files = [];
+    await Promise.all(files.map((f) => rm(f, { force: true })));
+  }
+
+  /** A FileResult reading what the thread wrote (kept until the next request). */
+  private fileResult(f: FileOnDisk): FileResult {
+    this.files.push(f.path);
+    return { kind: "file", contentType: f.contentType, contentEncoding: f.contentEncoding, open: () => createReadStream(f.path) };
   }
 
   private onMessage(m: FromThread): void {
     if (m.type === "progress") this.pending.get(m.id)?.progress?.(m.fraction);
-    else if (m.type === "result") { const p = this.pending.get(m.id); this.pending.delete(m.id); p?.resolve({ result: m.result, cellSets: m.cellSets }); }
+    else if (m.type === "result") {
+      const p = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      const result: TaskResult = m.file && m.result.ok ? { ...m.result, data: this.fileResult(m.file) } : m.result;
+      p?.resolve({ result, cellSets: m.cellSets });
+    }
     else if (m.type === "log") this.opts.log?.(m.message, m.fields);
   }
 

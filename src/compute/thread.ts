@@ -9,7 +9,12 @@ import { openExperiment } from "../experiment/open.ts";
 import type { Experiment } from "../experiment/experiment.ts";
 import { runTask } from "./host.ts";
 import { toFailure } from "../result/errors.ts";
-import type { FromThread, ToThread } from "./protocol.ts";
+import type { FileOnDisk, FromThread, ToThread } from "./protocol.ts";
+import { isFileResult } from "../result/file-result.ts";
+import { createWriteStream } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
 
 const port = parentPort;
 if (!port) throw new Error("compute/thread.ts must run in a worker thread");
@@ -54,5 +59,23 @@ async function handle(msg: ToThread): Promise<void> {
     },
     (err) => log("task failed unexpectedly", { task: msg.body.name, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
   );
-  post({ type: "result", id: msg.id, result, cellSets: exp.cellSets !== before ? exp.cellSets : null });
+  const cellSets = exp.cellSets !== before ? exp.cellSets : null;
+  if (result.ok && isFileResult(result.data)) {
+    // streamed to disk here, where the data lives; the host hands the path to the publisher
+    const file = result.data;
+    const path = join(msg.fileDir, `result-${process.pid}-${msg.id}`);
+    try {
+      await mkdir(msg.fileDir, { recursive: true });
+      await pipeline(file.open(), createWriteStream(path));
+    } catch (err) {
+      await rm(path, { force: true });
+      log("writing the file result failed", { task: msg.body.name, error: String((err as Error)?.message ?? err) });
+      post({ type: "result", id: msg.id, result: { ok: false, code: "WORKER_ERROR", message: "An unexpected error occurred while performing the work." }, cellSets });
+      return;
+    }
+    const onDisk: FileOnDisk = { path, contentType: file.contentType, contentEncoding: file.contentEncoding };
+    post({ type: "result", id: msg.id, result: { ok: true, data: null, cacheable: result.cacheable }, cellSets, file: onDisk });
+    return;
+  }
+  post({ type: "result", id: msg.id, result, cellSets });
 }

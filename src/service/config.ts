@@ -65,6 +65,12 @@ export interface ServiceConfig {
   healthHost: string;
   /** seconds a SIGTERM waits for the running task before handing its message back */
   shutdownGraceS: number;
+  /** run tasks in a compute thread (default) or on the main thread */
+  compute: "thread" | "in-process";
+  /** wall-time limit of one task (thread mode) */
+  taskTimeoutS: number;
+  /** time limit for reading + preprocessing the experiment (thread mode) */
+  loadTimeoutS: number;
 }
 
 export class ConfigError extends Error {
@@ -220,5 +226,14 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, labels: 
     healthPort: health.port,
     healthHost: health.host,
     shutdownGraceS: intVar(env, "SHUTDOWN_GRACE", 20, 0),
+    compute: computeMode(env),
+    taskTimeoutS: intVar(env, "TASK_TIMEOUT", 900, 1),
+    loadTimeoutS: intVar(env, "LOAD_TIMEOUT", 1800, 1),
   };
+}
+
+function computeMode(env: NodeJS.ProcessEnv): "thread" | "in-process" {
+  const v = env.CELLWORKER_COMPUTE || "thread";
+  if (v !== "thread" && v !== "in-process") throw new ConfigError(`CELLWORKER_COMPUTE must be thread or in-process (got "${v}")`);
+  return v;
 }

@@ -3,13 +3,21 @@
  * reopened when a file changed (the processed-state cache makes reopening fast), with cell
  * sets refreshed from their store for every request. Calls are serialised, so the start-up
  * preload and the first request never download the same files twice.
+ *
+ * Tasks run in a compute thread by default (compute/thread-host.ts): the main thread stays
+ * free for heartbeats and visibility extensions, a task past its time limit is stopped, and
+ * loading a damaged file cannot hang the worker. `in-process` runs them on the main thread.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Experiment } from "../experiment/experiment.ts";
 import { openExperiment } from "../experiment/open.ts";
 import { dataPathOf, syncExperiment, type SyncMemo } from "../experiment/source/s3-sync.ts";
 import type { CellSetStore } from "../experiment/cell-sets/store.ts";
+import type { CellClass } from "../experiment/cell-sets/cell-sets.ts";
+import { runTask, type RunInput } from "../compute/host.ts";
+import { ThreadHost } from "../compute/thread-host.ts";
 import { ErrorCode, WorkerError } from "../result/errors.ts";
+import type { TaskResult } from "../result/response.ts";
 import type { Logger } from "../log.ts";
 
 /** Moments a request may want to tell its user about (heartbeats of the current protocol). */
@@ -20,48 +28,106 @@ export interface LoadHooks {
   loading?(): void;
 }
 
+/** The loaded experiment, as far as the worker loop needs it. */
+export interface ExperimentCompute {
+  /** Runs one task; never throws. */
+  run(input: RunInput): Promise<TaskResult>;
+  /** Undoes the cell-set change of the last task (its save through the API failed). */
+  revertCellSets(): void;
+}
+
 export interface ExperimentProvider {
-  get(hooks?: LoadHooks): Promise<Experiment>;
+  get(hooks?: LoadHooks): Promise<ExperimentCompute>;
   /** true once an experiment has been loaded */
   readonly loaded: boolean;
+  close(): Promise<void>;
+}
+
+export interface ProviderOptions {
+  s3: S3Client;
+  bucket: string;
+  experimentId: string;
+  dataDir: string;
+  cacheDir: string;
+  cellSets: CellSetStore | null;
+  log: Logger;
+  compute: "thread" | "in-process";
+  taskTimeoutMs: number;
+  loadTimeoutMs: number;
 }
 
 export class S3ExperimentProvider implements ExperimentProvider {
-  private current: Experiment | null = null;
   private readonly memo: SyncMemo = new Map();
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly opts: {
-    s3: S3Client; bucket: string; experimentId: string; dataDir: string; cacheDir: string;
-    cellSets: CellSetStore | null; log: Logger;
-  };
+  private readonly opts: ProviderOptions;
+  private readonly host: ThreadHost | null;
+  private inProcess: Experiment | null = null;
+  private openedPath: string | null = null;
+  /** cell sets to use on the next run instead of the thread's (after a revert) */
+  private override: CellClass[] | null = null;
 
-  constructor(opts: S3ExperimentProvider["opts"]) {
+  constructor(opts: ProviderOptions) {
     this.opts = opts;
+    this.host = opts.compute === "thread"
+      ? new ThreadHost({ taskTimeoutMs: opts.taskTimeoutMs, openTimeoutMs: opts.loadTimeoutMs, log: opts.log })
+      : null;
   }
 
   get loaded(): boolean {
-    return this.current !== null;
+    return this.openedPath !== null;
   }
 
-  get(hooks: LoadHooks = {}): Promise<Experiment> {
+  get(hooks: LoadHooks = {}): Promise<ExperimentCompute> {
     const next = this.queue.then(() => this.load(hooks));
     this.queue = next.catch(() => {});
     return next;
   }
 
-  private async load(hooks: LoadHooks): Promise<Experiment> {
+  async close(): Promise<void> {
+    await this.host?.close();
+  }
+
+  private async load(hooks: LoadHooks): Promise<ExperimentCompute> {
     const { s3, bucket, experimentId, dataDir, cacheDir, log } = this.opts;
-    if (!this.current) hooks.downloading?.();
+    if (!this.loaded) hooks.downloading?.();
     const sync = await syncExperiment({ s3, bucket, experimentId, dataDir, memo: this.memo });
-    if (sync.downloaded.length > 0 || !this.current) {
+    if (sync.downloaded.length > 0 || !this.loaded) {
       const path = dataPathOf(sync);
       if (!path) throw new WorkerError(ErrorCode.DATA_NOT_FOUND, `No readable data file for experiment ${experimentId} (found: ${sync.files.join(", ")}).`);
       if (sync.downloaded.length > 0) log("experiment data synced from S3", { experimentId, files: sync.downloaded });
       hooks.loading?.();
-      this.current = await openExperiment({ path, cacheDir, log });
+      this.openedPath = null;
+      if (this.host) {
+        await this.host.close(); // the files changed: reopen even if the path is the same
+        await this.host.open({ path, cacheDir }).catch((err: Error & { code?: string }) => {
+          throw new WorkerError((err.code as ErrorCode | undefined) ?? ErrorCode.WORKER_ERROR, err.message);
+        });
+      } else {
+        this.inProcess = await openExperiment({ path, cacheDir, log });
+      }
+      this.openedPath = path;
     }
     const stored = this.opts.cellSets ? await this.opts.cellSets.load(experimentId) : null;
-    if (stored) this.current.cellSets = stored;
-    return this.current;
+    return this.host ? this.threadCompute(this.host, stored) : this.inProcessCompute(this.inProcess!, stored);
+  }
+
+  private threadCompute(host: ThreadHost, stored: CellClass[] | null): ExperimentCompute {
+    const cellSets = this.override ?? stored;
+    this.override = null;
+    const before = cellSets ?? host.cellSets;
+    return {
+      run: async (input) => (await host.run({ ...input, cellSets })).result,
+      revertCellSets: () => { this.override = before; },
+    };
+  }
+
+  private inProcessCompute(exp: Experiment, stored: CellClass[] | null): ExperimentCompute {
+    if (stored) exp.cellSets = stored;
+    const before = exp.cellSets;
+    return {
+      run: (input) => runTask(exp, input, (err) =>
+        this.opts.log("task failed unexpectedly", { task: input.body.name, error: err instanceof Error ? (err.stack ?? err.message) : String(err) })),
+      revertCellSets: () => { exp.cellSets = before; },
+    };
   }
 }

@@ -41,6 +41,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, log: Logger = 
   process.on("SIGINT", onSignal);
   let events: SocketEvents | null = null;
   let aws: ReturnType<typeof createAwsClients> | null = null;
+  let experiments: S3ExperimentProvider | null = null;
   try {
     if (healthConfig.port !== null) {
       health = await startHealthServer(healthConfig.port, healthConfig.host, () => ready());
@@ -67,7 +68,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, log: Logger = 
       log,
       onReady: () => { transportReady = true; },
     });
-    const experiments = new S3ExperimentProvider({
+    const provider = new S3ExperimentProvider({
       s3: aws.s3,
       bucket: config.sourceBucket,
       experimentId: config.experimentId,
@@ -75,8 +76,12 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, log: Logger = 
       cacheDir: config.cacheDir,
       cellSets: cellSetStore(config, aws),
       log,
+      compute: config.compute,
+      taskTimeoutMs: config.taskTimeoutS * 1000,
+      loadTimeoutMs: config.loadTimeoutS * 1000,
     });
-    ready = () => transportReady && experiments.loaded;
+    experiments = provider;
+    ready = () => transportReady && provider.loaded;
     events = config.redis ? new RedisSocketEvents(config.redis, log) : null;
     const current = events ? new CurrentPublisher({ s3: aws.s3, resultsBucket: config.resultsBucket, events, log }) : null;
     worker = new Worker({
@@ -84,7 +89,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, log: Logger = 
       publisher: new SnsS3Publisher({ sns: aws.sns, s3: aws.s3, topicArn: config.topicArn, resultsBucket: config.resultsBucket }),
       current,
       api: new CellenicsApi({ baseUrl: config.apiUrl, attempts: config.apiAttempts, backoffMs: config.apiRetryBackoffMs, timeoutMs: config.apiTimeoutMs, log }),
-      experiments,
+      experiments: provider,
       log,
       options: config,
     });
@@ -98,12 +103,13 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, log: Logger = 
         loading: () => void current.heartbeat(experimentId, StatusCode.LOAD_TO_MEMORY, null),
       }
       : {};
-    experiments.get(hooks).catch((err: Error) => log("experiment not loaded yet", { error: err.message }));
+    provider.get(hooks).catch((err: Error) => log("experiment not loaded yet", { error: err.message }));
     return await worker.run();
   } finally {
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);
     health?.close();
+    await experiments?.close();
     await events?.close();
     aws?.destroy();
     log("worker stopped");

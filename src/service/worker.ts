@@ -16,15 +16,13 @@ import type { Transport, Delivery } from "../transport/transport.ts";
 import type { Publisher } from "../publish/publisher.ts";
 import { currentRequestOf, type CurrentPublisher } from "../publish/current.ts";
 import { progressReporter, StatusCode } from "../publish/heartbeat.ts";
-import type { ExperimentProvider, LoadHooks } from "./experiment-provider.ts";
+import type { ExperimentCompute, ExperimentProvider, LoadHooks } from "./experiment-provider.ts";
 import type { Logger } from "../log.ts";
 import { parseEnvelope } from "../envelope/parse.ts";
 import type { Envelope } from "../envelope/schema.ts";
 import { checkRequestShape, minimalEcho } from "../envelope/limits.ts";
-import { runTask } from "../compute/host.ts";
 import type { TaskResult } from "../result/response.ts";
 import { ErrorCode, toFailure } from "../result/errors.ts";
-import type { Experiment } from "../experiment/experiment.ts";
 import { cellSetPatchFor, writesCellSets } from "./cell-set-writes.ts";
 import { CellSetsUpdateError, type CellenicsApi } from "./api-client.ts";
 
@@ -195,9 +193,9 @@ export class Worker {
         loading: () => void current.heartbeat(envelope.experimentId, StatusCode.LOAD_TO_MEMORY, name),
       }
       : {};
-    let exp: Experiment;
+    let compute: ExperimentCompute;
     try {
-      exp = await this.deps.experiments.get(hooks);
+      compute = await this.deps.experiments.get(hooks);
     } catch (err) {
       const f = toFailure(err);
       if (f.code === ErrorCode.WORKER_ERROR) this.log("experiment failed to load", { error: String(err) });
@@ -206,15 +204,12 @@ export class Worker {
     // progress reported after the task returned comes from a file result being produced while it is uploaded
     let phase: StatusCode = StatusCode.STARTED_TASK;
     const progress = current ? progressReporter((percent) => void current.heartbeat(envelope.experimentId, phase, name, percent)) : undefined;
-    const cellSetsBefore = exp.cellSets;
-    const result = await runTask(exp, { body: envelope.body, pagination: envelope.pagination, ...(progress ? { progress } : {}) }, (err) =>
-      this.log("task failed unexpectedly", { task: name, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
-    );
+    const result = await compute.run({ body: envelope.body, pagination: envelope.pagination, ...(progress ? { progress } : {}) });
     phase = StatusCode.UPLOADING_DATA;
     if (!result.ok) return result;
     if (envelope.era === "current" && writesCellSets(name)) {
       const saved = await this.saveCellSets(envelope, result.data);
-      if (!saved.ok) exp.cellSets = cellSetsBefore; // what the API holds did not change
+      if (!saved.ok) compute.revertCellSets(); // what the API holds did not change
       return saved.ok ? result : saved;
     }
     return result;

@@ -221,3 +221,17 @@ test("a request for another experiment is refused, and the idle timeout exits 0"
   assert.equal(await w.exited, 0);
   assert.ok(w.logs.some((l) => /idle timeout exceeded/.test(l)));
 });
+
+test("a task past TASK_TIMEOUT is stopped: TIMEOUT error response, and the worker goes on", async () => {
+  const { url, w } = await workerOnNewQueue({ TASK_TIMEOUT: "1" });
+  const slow = request({ name: "GetEmbedding", type: "tsne", config: { perplexity: 28, learningRate: 200 } });
+  const quick = request({ name: "GetEmbedding", type: "pca" });
+  await send(stack, url, slow.json);
+  await send(stack, url, quick.json);
+  const [timedOut] = await responses.for(slow.uuid);
+  assert.equal(timedOut!.response.errorCode, "TIMEOUT");
+  assert.match(timedOut!.response.userMessage!, /longer than 1 s/);
+  const [ok] = await responses.for(quick.uuid);
+  assert.equal(ok!.response.error, false);
+  await w.waitForLog(/passed its time limit/);
+});
