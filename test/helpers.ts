@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { TestContext } from "node:test";
+import type { ProcessedState } from "../src/experiment/preprocess.ts";
 
 export const ROOT = resolve(import.meta.dirname, "..");
 export const PBMC_SMALL = join(ROOT, "data", "pbmc_small");
@@ -15,4 +16,17 @@ export function tempDir(t: TestContext, prefix = "cellworker-test-"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** A processed state of zeros for synthetic experiments; fields can be overridden. */
+export function zeroState(nCells: number, nGenes: number, over: Partial<ProcessedState> = {}): ProcessedState {
+  return {
+    qc: { totalCounts: new Float64Array(nCells), genesDetected: new Int32Array(nCells), percentMito: new Float64Array(nCells) },
+    gene: { means: new Float64Array(nGenes), dispersions: new Float64Array(nGenes), highlyVariable: new Uint8Array(nGenes) },
+    hvgs: new Int32Array(0),
+    pca: { nPcs: 0, scores: new Float64Array(0), varianceExplained: new Float64Array(0) },
+    neighbors: { nCells, k: 0, indices: new Int32Array(0), distances: new Float64Array(0) },
+    louvain: new Int32Array(nCells),
+    ...over,
+  };
 }

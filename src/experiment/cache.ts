@@ -13,7 +13,7 @@ import { PREPROCESS, type ProcessedState } from "./preprocess.ts";
 import { decodeStateFile, encodeStateFile } from "./state-file.ts";
 
 /** Bump whenever the file layout or what preprocessing computes changes: old caches then rebuild. */
-export const CACHE_VERSION = 3;
+export const CACHE_VERSION = 4;
 
 /** SHA-256 over the input: a file's bytes, or a folder's regular files (names and bytes, sorted). */
 export async function hashInput(path: string): Promise<string> {
@@ -49,6 +49,7 @@ interface Meta {
     embeddings: Record<string, number>;
   };
   pcaPcs: number;
+  neighborsK: number;
 }
 
 export async function readCache(file: string, inputHash: string, path: string): Promise<CacheLookup> {
@@ -103,6 +104,8 @@ function toArrays(inputHash: string, data: LoadedData, state: ProcessedState): {
     "pca.scores": state.pca.scores,
     "pca.varianceExplained": state.pca.varianceExplained,
     louvain: state.louvain,
+    "neighbors.indices": state.neighbors.indices,
+    "neighbors.distances": state.neighbors.distances,
   };
   const obs: Meta["data"]["obs"] = [];
   for (const col of data.obs) {
@@ -115,7 +118,7 @@ function toArrays(inputHash: string, data: LoadedData, state: ProcessedState): {
   for (const [k, v] of Object.entries(data.storedGeneStats ?? {})) if (v) arrays[`stored.${k}`] = v;
   const { matrix, cellIds, obs: _o, embeddings: _e, storedGeneStats: _s, ...rest } = data;
   return {
-    meta: { version: CACHE_VERSION, inputHash, params: PREPROCESS, data: { ...rest, nGenes: matrix.nGenes, nCells: matrix.nCells, obs, embeddings }, pcaPcs: state.pca.nPcs },
+    meta: { version: CACHE_VERSION, inputHash, params: PREPROCESS, data: { ...rest, nGenes: matrix.nGenes, nCells: matrix.nCells, obs, embeddings }, pcaPcs: state.pca.nPcs, neighborsK: state.neighbors.k },
     arrays,
   };
 }
@@ -155,6 +158,7 @@ function fromArrays(m: Meta, a: Record<string, never>, path: string): { data: Lo
     hvgs: need("hvgs"),
     pca: { nPcs: m.pcaPcs, scores: need("pca.scores"), varianceExplained: need("pca.varianceExplained") },
     louvain: need("louvain"),
+    neighbors: { nCells, k: m.neighborsK, indices: need("neighbors.indices"), distances: need("neighbors.distances") },
   };
   return { data, state };
 }

@@ -23,7 +23,10 @@ export function computeEmbedding(exp: Experiment, params: EmbeddingParams, progr
     const nn = await nearestNeighbors(coords, exp.nCells, dims, k);
     return embed2d(
       nn,
-      params.type === "umap" ? { method: "umap", neighbors: nn.k, minDist: params.minDist } : { method: "tsne", perplexity: params.perplexity },
+      params.type === "umap"
+        // uwot's (and so Seurat's) default number of epochs: 500 up to 10 000 cells, 200 above
+        ? { method: "umap", neighbors: nn.k, minDist: params.minDist, epochs: exp.nCells > 10_000 ? 200 : 500 }
+        : { method: "tsne", perplexity: params.perplexity },
       progress,
     );
   });

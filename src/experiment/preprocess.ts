@@ -9,6 +9,7 @@ import { computeCellQc, mitoMask, SCALE_FACTOR, type CellQc, type Normalizer } f
 import { computeVst } from "../numerics/hvg.ts";
 import { computePca } from "../numerics/pca.ts";
 import { CLUSTER_DEFAULTS, clusterFromNeighbors, clusteringNeighbors, firstPcs } from "../numerics/cluster.ts";
+import type { Neighbors } from "../numerics/scran.ts";
 
 export const PREPROCESS = { nHvg: 2000, nPcs: 50, pcsUsed: 30, ...CLUSTER_DEFAULTS } as const;
 
@@ -24,6 +25,8 @@ export interface ProcessedState {
   /** HVG indices by decreasing dispersion */
   hvgs: Int32Array;
   pca: { nPcs: number; scores: Float64Array; varianceExplained: Float64Array };
+  /** each cell's k - 1 nearest neighbours on the first 30 PCs (kept: ClusterCells reuses them) */
+  neighbors: Neighbors;
   louvain: Int32Array;
 }
 
@@ -46,7 +49,7 @@ export async function preprocess(data: LoadedData, progress: (step: string) => v
   const dims = Math.min(PREPROCESS.pcsUsed, pca.nPcs);
   const nn = await clusteringNeighbors(firstPcs(pca.scores, m.nCells, pca.nPcs, dims), m.nCells, dims);
   const louvain = clusterFromNeighbors(nn, PREPROCESS.resolution, PREPROCESS.seed);
-  return { qc, gene, hvgs, pca, louvain };
+  return { qc, gene, hvgs, pca, neighbors: nn, louvain };
 }
 
 function vstGenes(data: LoadedData): Pick<ProcessedState, "gene" | "hvgs"> {

@@ -4,7 +4,7 @@
  */
 import { louvain, renumberBySize } from "./louvain.ts";
 import { leidenFromNeighbors, nearestNeighbors, type Neighbors } from "./scran.ts";
-import { buildSnnGraph } from "./snn.ts";
+import { buildSnnGraph, type WeightedGraph } from "./snn.ts";
 
 export const CLUSTER_DEFAULTS = { k: 20, prune: 1 / 15, resolution: 0.8, seed: 0, dims: 30 } as const;
 
@@ -24,15 +24,26 @@ export function clusteringNeighbors(coords: Float64Array, nCells: number, dims: 
 
 export type ClusterMethod = "louvain" | "leiden";
 
-/** Clusters numbered 0.. by decreasing size. Louvain on Seurat's SNN graph; Leiden (modularity) on scran's Jaccard SNN graph. */
-export async function clusterCells(nn: Neighbors, method: ClusterMethod, resolution: number): Promise<Int32Array> {
-  if (method === "louvain") return clusterFromNeighbors(nn, resolution);
+/**
+ * Clusters numbered 0.. by decreasing size. Louvain on Seurat's SNN graph (`graph`, built from
+ * `nn` when not given); Leiden (modularity) on scran's Jaccard SNN graph.
+ */
+export async function clusterCells(nn: Neighbors, method: ClusterMethod, resolution: number, graph?: WeightedGraph): Promise<Int32Array> {
+  if (method === "louvain") return clusterFromNeighbors(nn, resolution, CLUSTER_DEFAULTS.seed, graph);
   if (nn.nCells < 2) return new Int32Array(nn.nCells);
   return renumberBySize(await leidenFromNeighbors(nn, resolution));
 }
 
-export function clusterFromNeighbors(nn: Neighbors, resolution: number, seed: number = CLUSTER_DEFAULTS.seed): Int32Array {
+/** Seurat's SNN graph (k = 20 counting the cell, Jaccard, pruned below 1/15) from clustering neighbours. */
+export function snnGraphOf(nn: Neighbors): WeightedGraph {
+  return buildSnnGraph(nn, nn.k + 1, CLUSTER_DEFAULTS.prune);
+}
+
+/**
+ * Louvain on the SNN graph. Seurat runs 10 random starts and keeps the best; above 10 000 cells
+ * 3 starts are used: the best modularity differs in the 4th decimal while the time is a third.
+ */
+export function clusterFromNeighbors(nn: Neighbors, resolution: number, seed: number = CLUSTER_DEFAULTS.seed, graph?: WeightedGraph): Int32Array {
   if (nn.nCells < 2) return new Int32Array(nn.nCells);
-  const graph = buildSnnGraph(nn, nn.k + 1, CLUSTER_DEFAULTS.prune);
-  return louvain(graph, { resolution, seed, starts: nn.nCells > 50000 ? 3 : 10 }).membership;
+  return louvain(graph ?? snnGraphOf(nn), { resolution, seed, starts: nn.nCells > 10_000 ? 3 : 10 }).membership;
 }

@@ -7,10 +7,11 @@
  */
 import { z } from "zod";
 import { defineTask } from "./task.ts";
-import { clusterCells, clusteringNeighbors, firstPcs, CLUSTER_DEFAULTS } from "../numerics/cluster.ts";
+import { clusterCells, snnGraphOf, CLUSTER_DEFAULTS } from "../numerics/cluster.ts";
+import type { WeightedGraph } from "../numerics/snn.ts";
+import type { Neighbors } from "../numerics/scran.ts";
 import { clusterClass, withClassFirst } from "../experiment/cell-sets/cell-sets.ts";
 import type { Experiment } from "../experiment/experiment.ts";
-import type { Neighbors } from "../numerics/scran.ts";
 
 const Resolution = z.object({ resolution: z.number().gt(0).max(10).optional() }).loose();
 
@@ -23,13 +24,14 @@ const Body = z.object({
   cellSetName: z.string().min(1).max(256).optional(),
 }).strict();
 
-/** kNN of the first 30 PCs used for clustering, computed once per experiment. */
+/** The clustering neighbours (k = 20 counting the cell, first 30 PCs) that preprocessing kept. */
 export function clusteringNeighborsOf(exp: Experiment): Promise<Neighbors> {
-  return exp.memoize("clustering-neighbors", () => {
-    const { pca } = exp.state;
-    const dims = Math.min(CLUSTER_DEFAULTS.dims, pca.nPcs);
-    return clusteringNeighbors(firstPcs(pca.scores, exp.nCells, pca.nPcs, dims), exp.nCells, dims);
-  });
+  return Promise.resolve(exp.state.neighbors);
+}
+
+/** Seurat's SNN graph of the clustering neighbours preprocessing kept, built once per experiment. */
+function snnGraph(exp: Experiment): Promise<WeightedGraph> {
+  return exp.memoize("snn-graph", async () => snnGraphOf(exp.state.neighbors));
 }
 
 export default defineTask({
@@ -41,7 +43,7 @@ export default defineTask({
     const labels = await exp.memoize(`clusters:${body.type}:${resolution}`, async () =>
       body.type === "louvain" && resolution === CLUSTER_DEFAULTS.resolution
         ? exp.state.louvain // computed by preprocessing with the same parameters
-        : clusterCells(await clusteringNeighborsOf(exp), body.type, resolution),
+        : clusterCells(exp.state.neighbors, body.type, resolution, body.type === "louvain" ? await snnGraph(exp) : undefined),
     );
     const cls = clusterClass({
       key: body.cellSetKey ?? "louvain",

@@ -6,13 +6,12 @@ import geneExpressionTask, { BUCKET_SIZE, MAX_GENES, type GeneExpressionResult }
 import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
 import type { LoadedData } from "../../src/experiment/types.ts";
-import type { ProcessedState } from "../../src/experiment/preprocess.ts";
 import type { CellClass } from "../../src/experiment/cell-sets/cell-sets.ts";
 import { quantileWithZeros, summarizeWithZeros } from "../../src/numerics/summaries.ts";
 import { Random } from "../../src/numerics/random.ts";
 import { describeZodError } from "../../src/result/errors.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
-import { PBMC3K } from "../helpers.ts";
+import { PBMC3K, zeroState } from "../helpers.ts";
 
 const exp = await openExperiment({ path: PBMC3K, cacheDir: join(tmpdir(), "cellworker-test-cache") });
 const m = exp.data.matrix;
@@ -289,11 +288,7 @@ function synthetic(nGenes: number, nCells: number, cellIds: Int32Array, entries:
     genes: { ids: Array.from({ length: nGenes }, (_, g) => `ID${g}`), symbols: Array.from({ length: nGenes }, (_, g) => `G${g}`) },
     barcodes: Array.from({ length: nCells }, (_, c) => `B${c}`), cellIds, obs: [], embeddings: {}, notes: [],
   };
-  const state: ProcessedState = {
-    qc: { totalCounts, genesDetected: new Int32Array(nCells), percentMito: new Float64Array(nCells) },
-    gene: { means: new Float64Array(nGenes), dispersions: new Float64Array(nGenes), highlyVariable: new Uint8Array(nGenes) },
-    hvgs: new Int32Array(0), pca: { nPcs: 0, scores: new Float64Array(0), varianceExplained: new Float64Array(0) }, louvain: new Int32Array(nCells),
-  };
+  const state = zeroState(nCells, nGenes, { qc: { totalCounts, genesDetected: new Int32Array(nCells), percentMito: new Float64Array(nCells) } });
   return new Experiment(data, state, [], { status: "disabled", file: null });
 }
 

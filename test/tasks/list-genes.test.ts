@@ -7,10 +7,9 @@ import { parseNameFilter, nameMatcher } from "../../src/tasks/shared/name-filter
 import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
 import type { LoadedData } from "../../src/experiment/types.ts";
-import type { ProcessedState } from "../../src/experiment/preprocess.ts";
 import { describeZodError } from "../../src/result/errors.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
-import { PBMC3K } from "../helpers.ts";
+import { PBMC3K, zeroState } from "../helpers.ts";
 
 const exp = await openExperiment({ path: PBMC3K, cacheDir: join(tmpdir(), "cellworker-test-cache") });
 const symbols = exp.data.genes.symbols;
@@ -235,11 +234,9 @@ test("NaN values sort last in both directions and are sent as null", async () =>
     genes: { ids: ["G0", "G1", "G2", "G3", "G4"], symbols: ["a", "b", "c", "d", "e"] },
     barcodes: ["x", "y"], cellIds: Int32Array.from([0, 1]), obs: [], embeddings: {}, notes: [],
   };
-  const state: ProcessedState = {
-    qc: { totalCounts: new Float64Array(nCells), genesDetected: new Int32Array(nCells), percentMito: new Float64Array(nCells) },
+  const state = zeroState(nCells, nGenes, {
     gene: { means: Float64Array.from([1, 2, 3, 4, 5]), dispersions: Float64Array.from([2, NaN, 1, 2, NaN]), highlyVariable: new Uint8Array(nGenes) },
-    hvgs: new Int32Array(0), pca: { nPcs: 0, scores: new Float64Array(0), varianceExplained: new Float64Array(0) }, louvain: new Int32Array(nCells),
-  };
+  });
   const tiny = new Experiment(data, state, [], { status: "disabled", file: null });
   const q = (orderDirection: string) => run({ selectFields: ["gene_names", "dispersions"], orderBy: "dispersions", orderDirection, offset: 0, limit: 10 }, tiny);
   assert.deepEqual(await q("DESC"), { total: 5, gene_names: ["a", "d", "c", "b", "e"], dispersions: [2, 2, 1, null, null] });
