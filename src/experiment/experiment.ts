@@ -9,6 +9,8 @@ import { normalizerOf } from "./preprocess.ts";
 import type { Normalizer } from "../numerics/normalize.ts";
 import type { CellClass } from "./cell-sets/cell-sets.ts";
 
+const MEMO_ENTRIES = Number(process.env.CELLWORKER_MEMO_ENTRIES) > 0 ? Number(process.env.CELLWORKER_MEMO_ENTRIES) : 64;
+
 export type CacheStatus = "hit" | "built" | "rebuilt" | "disabled";
 
 export class Experiment {
@@ -58,15 +60,21 @@ export class Experiment {
 
   /**
    * Computes a derived result once per key and keeps it (a failed computation is forgotten so
-   * a later request can retry).
+   * a later request can retry). The memo is a least-recently-used cache of at most
+   * `MEMO_ENTRIES` results (environment `CELLWORKER_MEMO_ENTRIES`, default 64): a stream of
+   * requests with ever-new parameters cannot grow memory without bound.
    */
   memoize<T>(key: string, compute: () => Promise<T>): Promise<T> {
     let p = this.memo.get(key) as Promise<T> | undefined;
-    if (!p) {
-      p = compute();
+    if (p) {
+      this.memo.delete(key); // most recently used goes last
       this.memo.set(key, p);
-      p.catch(() => this.memo.delete(key));
+      return p;
     }
+    p = compute();
+    this.memo.set(key, p);
+    p.catch(() => this.memo.delete(key));
+    while (this.memo.size > MEMO_ENTRIES) this.memo.delete(this.memo.keys().next().value!);
     return p;
   }
 

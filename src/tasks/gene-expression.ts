@@ -26,6 +26,11 @@ import { ErrorCode, invalidInput, WorkerError } from "../result/errors.ts";
 
 export const MAX_GENES = 10_000;
 export const MAX_CELL_IDS = 2_000_000;
+/**
+ * Most non-zero values one response may carry (about 25 bytes each in JSON): past this the
+ * result would not fit a JSON string, so the request is refused before anything is built.
+ */
+export const MAX_VALUES = Number(process.env.MAX_RESULT_VALUES) > 0 ? Number(process.env.MAX_RESULT_VALUES) : 20_000_000;
 /** cells drawn per bucket by the heatmap sampler (spec §3.3) */
 export const BUCKET_SIZE = 1000;
 export const DOWNSAMPLE_SEED = 0;
@@ -73,6 +78,11 @@ export function geneExpression(
   if (genes.length === 0) {
     const shown = missing.slice(0, 20).join(", ") + (missing.length > 20 ? ` and ${missing.length - 20} more` : "");
     throw new WorkerError(ErrorCode.GENE_NOT_FOUND, `None of the requested genes were found: ${shown}.`);
+  }
+  let upperBound = 0;
+  for (const g of genes) upperBound += exp.data.matrix.indptr[g + 1]! - exp.data.matrix.indptr[g]!;
+  if (upperBound > MAX_VALUES) {
+    throw new WorkerError(ErrorCode.INVALID_INPUT, `genes: these ${genes.length} genes have ${upperBound} non-zero values, more than one response can carry (${MAX_VALUES}); request fewer genes.`);
   }
   const rows = selectedCellIds(exp, body);
   const rowMap = rowsByCell(exp, rows);

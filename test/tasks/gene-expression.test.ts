@@ -325,3 +325,13 @@ test("2 genes on 100k cells take milliseconds (gene-major rows, nothing densifie
   assert.deepEqual(r.rawExpression.size, [nCells, 2]);
   assert.ok(ms < 250, `${ms} ms`);
 });
+
+test("a request whose values could not fit one response is refused before anything is built", async () => {
+  const { spawnSync } = await import("node:child_process");
+  const { CLI, PBMC_SMALL } = await import("../helpers.ts");
+  const request = JSON.stringify({ uuid: "u", experimentId: "e", timeout: "2099-01-01T00:00:00Z", body: { name: "GeneExpression", genes: ["CST3", "PPBP", "LYZ"] } });
+  const r = spawnSync(process.execPath, [CLI, "run", "-", "--data", PBMC_SMALL, "--no-cache", "--quiet"], { input: request, encoding: "utf8", env: { ...process.env, MAX_RESULT_VALUES: "10" } });
+  const response = JSON.parse(r.stdout);
+  assert.equal(response.response.errorCode, "INVALID_INPUT");
+  assert.match(response.response.userMessage, /^genes: these 3 genes have \d+ non-zero values, more than one response can carry \(10\)/);
+});
