@@ -13,9 +13,9 @@ import deTask from "../../src/tasks/differential-expression.ts";
 import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
 import type { CellClass } from "../../src/experiment/cell-sets/cell-sets.ts";
-import { describeZodError } from "../../src/result/errors.ts";
-import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
+import { ErrorCode } from "../../src/result/errors.ts";
 import { PBMC_SMALL } from "../helpers.ts";
+import { runBody, rejectsWith as rejects } from "../task-helpers.ts";
 
 const small = await openExperiment({ path: PBMC_SMALL, cacheDir: null });
 const N = small.nCells; // 80, cell id = index
@@ -55,19 +55,9 @@ const exp = new Experiment(small.data, small.state, SETS, small.cache);
 type Result = { total: number; data: Record<string, (number | string | null)[]>; method: string };
 
 async function run(body: Record<string, unknown>, pagination?: unknown, on: Experiment = exp): Promise<Result> {
-  const parsed = deTask.body.safeParse({ name: "DifferentialExpression", comparisonType: "between", ...body });
-  if (!parsed.success) throw new WorkerError(ErrorCode.INVALID_INPUT, describeZodError(parsed.error, "body"));
-  return (await deTask.run(parsed.data, { experiment: on, pagination, progress: () => {} })) as Result;
+  return (await runBody(deTask, on, { name: "DifferentialExpression", comparisonType: "between", ...body }, pagination)) as Result;
 }
 
-async function rejects(p: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof WorkerError, String(err));
-    assert.equal(err.code, code);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
 
 /** Sums of raw counts per gene over the given cells (independent of src/numerics). */
 function sums(cells: number[]): Float64Array {

@@ -6,10 +6,10 @@ import deTask from "../../src/tasks/differential-expression.ts";
 import { resolveDeGroups, groupLabels } from "../../src/tasks/shared/de-groups.ts";
 import { openExperiment } from "../../src/experiment/open.ts";
 import type { CellClass } from "../../src/experiment/cell-sets/cell-sets.ts";
-import { describeZodError } from "../../src/result/errors.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
 import { normalUpperTail } from "../../src/numerics/stats/wilcoxon.ts";
 import { PBMC3K } from "../helpers.ts";
+import { runBody, rejectsWith as rejects } from "../task-helpers.ts";
 
 const exp = await openExperiment({ path: PBMC3K, cacheDir: join(tmpdir(), "cellworker-test-cache") });
 const N_CELLS = exp.nCells; // pbmc3k: cell id = cell index
@@ -140,19 +140,9 @@ type DeResult = { total: number; data: Record<string, (number | string)[]> };
 
 /** Validates and runs the body as the compute host does; WorkerErrors become `{code, message}`. */
 async function run(body: Record<string, unknown>, pagination?: unknown): Promise<DeResult> {
-  const parsed = deTask.body.safeParse({ name: "DifferentialExpression", ...body });
-  if (!parsed.success) throw new WorkerError(ErrorCode.INVALID_INPUT, describeZodError(parsed.error, "body"));
-  return (await deTask.run(parsed.data, { experiment: exp, pagination, progress: () => {} })) as DeResult;
+  return (await runBody(deTask, exp, { name: "DifferentialExpression", ...body }, pagination)) as DeResult;
 }
 
-async function rejects(p: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof WorkerError, String(err));
-    assert.equal(err.code, code);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
 
 // Independent reference: Seurat LogNormalize values and a dense rank-sum test.
 const m = exp.data.matrix;

@@ -13,10 +13,10 @@ import { groupsDigest } from "../../src/tasks/shared/markers.ts";
 import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
 import type { CellClass } from "../../src/experiment/cell-sets/cell-sets.ts";
-import { describeZodError } from "../../src/result/errors.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
 import { reference } from "../science/reference.ts";
 import { PBMC3K, PBMC_SMALL } from "../helpers.ts";
+import { runBody } from "../task-helpers.ts";
 
 interface DotCase {
   children: { key: string; name: string; cells: number[] }[];
@@ -49,9 +49,7 @@ function experimentFor(c: DotCase, base: Experiment = pbmc): Experiment {
 
 /** Validates and runs the body as the compute host does. */
 async function run(exp: Experiment, body: Record<string, unknown>): Promise<DotPlotResult | []> {
-  const parsed = dotPlotTask.body.safeParse({ name: "DotPlot", ...body });
-  if (!parsed.success) throw new WorkerError(ErrorCode.INVALID_INPUT, describeZodError(parsed.error, "body"));
-  return (await dotPlotTask.run(parsed.data, { experiment: exp, pagination: undefined, progress: () => {} })) as DotPlotResult | [];
+  return (await runBody(dotPlotTask, exp, { name: "DotPlot", ...body })) as DotPlotResult | [];
 }
 
 async function rejectsWith(exp: Experiment, body: Record<string, unknown>, code: string, pattern: RegExp): Promise<void> {

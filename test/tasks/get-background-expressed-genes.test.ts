@@ -7,28 +7,18 @@ import { resolveDeGroups } from "../../src/tasks/shared/de-groups.ts";
 import { openExperiment } from "../../src/experiment/open.ts";
 import type { Experiment } from "../../src/experiment/experiment.ts";
 import type { CellClass } from "../../src/experiment/cell-sets/cell-sets.ts";
-import { describeZodError } from "../../src/result/errors.ts";
-import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
+import { ErrorCode } from "../../src/result/errors.ts";
 import { H5_FIXTURES, PBMC3K } from "../helpers.ts";
+import { runBody, rejectsWith as rejects } from "../task-helpers.ts";
 
 const exp = await openExperiment({ path: PBMC3K, cacheDir: join(tmpdir(), "cellworker-test-cache") });
 const louvain = exp.cellSets.find((c) => c.key === "louvain")!;
 const cellsOf = (key: string): number[] => louvain.children.find((c) => c.key === key)!.cellIds;
 
 async function run(body: Record<string, unknown>, on: Experiment = exp): Promise<{ genes: string[] }> {
-  const parsed = task.body.safeParse({ name: "GetBackgroundExpressedGenes", ...body });
-  if (!parsed.success) throw new WorkerError(ErrorCode.INVALID_INPUT, describeZodError(parsed.error, "body"));
-  return (await task.run(parsed.data, { experiment: on, pagination: undefined, progress: () => {} })) as { genes: string[] };
+  return (await runBody(task, on, { name: "GetBackgroundExpressedGenes", ...body })) as { genes: string[] };
 }
 
-async function rejects(p: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof WorkerError, String(err));
-    assert.equal(err.code, code);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
 
 /** Independent reference: dense per-gene count sums over a list of cell indices (pbmc3k: id = index). */
 function denseTotals(cells: number[]): Float64Array {

@@ -6,26 +6,16 @@ import task from "../../src/tasks/get-doublet-score.ts";
 import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
 import type { ObsColumn } from "../../src/experiment/types.ts";
-import { describeZodError } from "../../src/result/errors.ts";
-import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
+import { ErrorCode } from "../../src/result/errors.ts";
 import { PBMC_SMALL } from "../helpers.ts";
+import { runBody, rejectsWith as rejects } from "../task-helpers.ts";
 
 const exp = await openExperiment({ path: PBMC_SMALL, cacheDir: join(tmpdir(), "cellworker-test-cache") });
 
 async function run(on: Experiment, body: Record<string, unknown> = {}): Promise<(number | null)[]> {
-  const parsed = task.body.safeParse({ name: "GetDoubletScore", ...body });
-  if (!parsed.success) throw new WorkerError(ErrorCode.INVALID_INPUT, describeZodError(parsed.error, "body"));
-  return (await task.run(parsed.data, { experiment: on, pagination: undefined, progress: () => {} })) as (number | null)[];
+  return (await runBody(task, on, { name: "GetDoubletScore", ...body })) as (number | null)[];
 }
 
-async function rejects(p: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof WorkerError, String(err));
-    assert.equal(err.code, code);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
 
 const withObs = (extra: ObsColumn[], cellIds?: Int32Array): Experiment =>
   new Experiment({ ...exp.data, obs: [...exp.data.obs, ...extra], ...(cellIds ? { cellIds } : {}) }, exp.state, exp.cellSets, exp.cache);

@@ -6,28 +6,18 @@ import task, { formatRNumber, GENES_NOT_PRESENT, MAX_FILTERS, NO_CELLS_MATCH } f
 import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
 import { colorAt, type CellClass, type CellSet } from "../../src/experiment/cell-sets/cell-sets.ts";
-import { describeZodError } from "../../src/result/errors.ts";
-import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
+import { ErrorCode } from "../../src/result/errors.ts";
 import { PBMC3K } from "../helpers.ts";
+import { runBody, rejectsWith as rejects } from "../task-helpers.ts";
 
 const exp = await openExperiment({ path: PBMC3K, cacheDir: join(tmpdir(), "cellworker-test-cache") });
 const DEFAULT_SETS = exp.cellSets;
 const N = exp.nCells; // pbmc3k: cell id = cell index
 
 async function run(body: Record<string, unknown>, on: Experiment = exp): Promise<CellSet> {
-  const parsed = task.body.safeParse({ name: "GetExpressionCellSets", ...body });
-  if (!parsed.success) throw new WorkerError(ErrorCode.INVALID_INPUT, describeZodError(parsed.error, "body"));
-  return (await task.run(parsed.data, { experiment: on, pagination: undefined, progress: () => {} })) as CellSet;
+  return (await runBody(task, on, { name: "GetExpressionCellSets", ...body })) as CellSet;
 }
 
-async function rejects(p: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof WorkerError, String(err));
-    assert.equal(err.code, code);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
 
 // Independent reference: dense Seurat LogNormalize values of a gene
 const m = exp.data.matrix;

@@ -6,27 +6,17 @@ import task, { MITO_COLUMNS } from "../../src/tasks/get-mitochondrial-content.ts
 import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
 import type { ObsColumn } from "../../src/experiment/types.ts";
-import { describeZodError } from "../../src/result/errors.ts";
-import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
+import { ErrorCode } from "../../src/result/errors.ts";
 import { H5_FIXTURES, PBMC3K, PBMC_SMALL } from "../helpers.ts";
+import { runBody, rejectsWith as rejects } from "../task-helpers.ts";
 
 const CACHE = join(tmpdir(), "cellworker-test-cache");
 const exp = await openExperiment({ path: PBMC3K, cacheDir: CACHE });
 
 async function run(on: Experiment, body: Record<string, unknown> = {}): Promise<(number | null)[]> {
-  const parsed = task.body.safeParse({ name: "GetMitochondrialContent", ...body });
-  if (!parsed.success) throw new WorkerError(ErrorCode.INVALID_INPUT, describeZodError(parsed.error, "body"));
-  return (await task.run(parsed.data, { experiment: on, pagination: undefined, progress: () => {} })) as (number | null)[];
+  return (await runBody(task, on, { name: "GetMitochondrialContent", ...body })) as (number | null)[];
 }
 
-async function rejects(p: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof WorkerError, String(err));
-    assert.equal(err.code, code);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
 
 test("percent of each cell's counts in MT- genes, indexed by cell id", async () => {
   const out = await run(exp);

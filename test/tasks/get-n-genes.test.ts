@@ -5,16 +5,14 @@ import { join } from "node:path";
 import task from "../../src/tasks/get-n-genes.ts";
 import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
-import { describeZodError } from "../../src/result/errors.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
 import { H5_FIXTURES, PBMC_SMALL } from "../helpers.ts";
+import { runBody } from "../task-helpers.ts";
 
 const exp = await openExperiment({ path: PBMC_SMALL, cacheDir: join(tmpdir(), "cellworker-test-cache") });
 
 async function run(on: Experiment, body: Record<string, unknown> = {}): Promise<(number | null)[]> {
-  const parsed = task.body.safeParse({ name: "GetNGenes", ...body });
-  if (!parsed.success) throw new WorkerError(ErrorCode.INVALID_INPUT, describeZodError(parsed.error, "body"));
-  return (await task.run(parsed.data, { experiment: on, pagination: undefined, progress: () => {} })) as (number | null)[];
+  return (await runBody(task, on, { name: "GetNGenes", ...body })) as (number | null)[];
 }
 
 // Independent reference: Seurat's nFeature_RNA from the dataset's annotations.csv

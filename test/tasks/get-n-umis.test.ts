@@ -6,28 +6,18 @@ import task, { UMI_COLUMNS } from "../../src/tasks/get-n-umis.ts";
 import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
 import type { ObsColumn } from "../../src/experiment/types.ts";
-import { describeZodError } from "../../src/result/errors.ts";
-import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
+import { ErrorCode } from "../../src/result/errors.ts";
 import { H5_FIXTURES, PBMC_SMALL } from "../helpers.ts";
+import { runBody, rejectsWith as rejects } from "../task-helpers.ts";
 
 const CACHE = join(tmpdir(), "cellworker-test-cache");
 const exp = await openExperiment({ path: PBMC_SMALL, cacheDir: CACHE });
 const lognorm = await openExperiment({ path: join(H5_FIXTURES, "anndata07_seed_layout.h5ad"), cacheDir: CACHE });
 
 async function run(on: Experiment, body: Record<string, unknown> = {}): Promise<(number | null)[]> {
-  const parsed = task.body.safeParse({ name: "GetNUmis", ...body });
-  if (!parsed.success) throw new WorkerError(ErrorCode.INVALID_INPUT, describeZodError(parsed.error, "body"));
-  return (await task.run(parsed.data, { experiment: on, pagination: undefined, progress: () => {} })) as (number | null)[];
+  return (await runBody(task, on, { name: "GetNUmis", ...body })) as (number | null)[];
 }
 
-async function rejects(p: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof WorkerError, String(err));
-    assert.equal(err.code, code);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
 
 const withObs = (base: Experiment, extra: ObsColumn[], cellIds?: Int32Array): Experiment =>
   new Experiment({ ...base.data, obs: [...base.data.obs, ...extra], ...(cellIds ? { cellIds } : {}) }, base.state, base.cellSets, base.cache);

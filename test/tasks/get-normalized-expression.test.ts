@@ -14,6 +14,7 @@ import type { CellClass } from "../../src/experiment/cell-sets/cell-sets.ts";
 import { describeZodError } from "../../src/result/errors.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
 import { H5_FIXTURES, PBMC3K, PBMC_SMALL } from "../helpers.ts";
+import { rejectsWith as rejects } from "../task-helpers.ts";
 
 const CACHE = join(tmpdir(), "cellworker-test-cache");
 const exp = await openExperiment({ path: PBMC_SMALL, cacheDir: CACHE });
@@ -28,14 +29,6 @@ async function run(body: Record<string, unknown>, on: Experiment = exp, progress
   return out;
 }
 
-async function rejects(p: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof WorkerError, String(err));
-    assert.equal(err.code, code);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
 
 async function bytes(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];

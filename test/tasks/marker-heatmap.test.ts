@@ -10,9 +10,9 @@ import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
 import type { CellClass } from "../../src/experiment/cell-sets/cell-sets.ts";
 import { twoSidedP } from "../../src/numerics/stats/wilcoxon.ts";
-import { describeZodError } from "../../src/result/errors.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
 import { PBMC3K, PBMC_SMALL } from "../helpers.ts";
+import { runBody } from "../task-helpers.ts";
 
 const small = await openExperiment({ path: PBMC_SMALL, cacheDir: null });
 const pbmc = await openExperiment({ path: PBMC3K, cacheDir: join(tmpdir(), "cellworker-test-cache") });
@@ -21,9 +21,7 @@ type Result = { orderedGeneNames: string[] };
 
 /** Validates and runs the body as the compute host does. */
 async function run(exp: Experiment, body: Record<string, unknown>): Promise<Result> {
-  const parsed = markerHeatmapTask.body.safeParse({ name: "MarkerHeatmap", ...body });
-  if (!parsed.success) throw new WorkerError(ErrorCode.INVALID_INPUT, describeZodError(parsed.error, "body"));
-  return (await markerHeatmapTask.run(parsed.data, { experiment: exp, pagination: undefined, progress: () => {} })) as Result;
+  return (await runBody(markerHeatmapTask, exp, { name: "MarkerHeatmap", ...body })) as Result;
 }
 
 async function rejectsWith(exp: Experiment, body: Record<string, unknown>, code: string, pattern: RegExp): Promise<void> {
