@@ -196,19 +196,6 @@ test("offset/limit paging: pages concatenate to the whole ordered list", async (
   assert.equal(last.gene_names.length, 2);
 });
 
-test("a page of 50 on 33k genes takes a few ms", async () => {
-  await run({ ...base, limit: 50, geneNamesFilter: "%RP%" });
-  const times: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const t = performance.now();
-    await run({ ...base, offset: 100, limit: 50, geneNamesFilter: "%RP%" });
-    await run({ ...base, offset: 100, limit: 50 });
-    times.push(performance.now() - t);
-  }
-  times.sort((a, b) => a - b);
-  assert.ok(times[2]! < 20, `median ${times[2]} ms`);
-});
-
 test("invalid bodies are INVALID_INPUT", async () => {
   await rejectsInvalid({ ...base, selectFields: ["gene_names", "pvalue"] }, /selectFields/);
   await rejectsInvalid({ ...base, selectFields: [] }, /selectFields/);
