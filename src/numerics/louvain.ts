@@ -26,7 +26,7 @@ interface Level {
 }
 
 export function louvain(graph: WeightedGraph, opts: LouvainOptions): { membership: Int32Array; modularity: number } {
-  const base = withoutSelfLoops(graph);
+  const base = baseLevel(assertNoSelfLoops(graph));
   const twoM = base.degree.reduce((a, b) => a + b, 0);
   const starts = opts.starts ?? 10;
   const rng = new Random(opts.seed ?? 0);
@@ -40,23 +40,16 @@ export function louvain(graph: WeightedGraph, opts: LouvainOptions): { membershi
   return { membership: renumberBySize(result.membership), modularity: result.modularity };
 }
 
-function withoutSelfLoops(g: WeightedGraph): Level {
+/** The first level: the graph as given (no self-loops; see snn.ts), node degrees summed once. */
+function baseLevel(g: WeightedGraph): Level {
   const n = g.nNodes;
-  const offsets = new Float64Array(n + 1);
-  const targets: number[] = [];
-  const weights: number[] = [];
   const degree = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    for (let p = g.offsets[i]!; p < g.offsets[i + 1]!; p++) {
-      const j = g.targets[p]!;
-      if (j === i) continue;
-      targets.push(j);
-      weights.push(g.weights[p]!);
-      degree[i]! += g.weights[p]!;
-    }
-    offsets[i + 1] = targets.length;
+    let d = 0;
+    for (let p = g.offsets[i]!; p < g.offsets[i + 1]!; p++) d += g.weights[p]!;
+    degree[i] = d;
   }
-  return { n, offsets, targets: Int32Array.from(targets), weights: Float64Array.from(weights), self: new Float64Array(n), degree };
+  return { n, offsets: g.offsets, targets: g.targets, weights: g.weights, self: new Float64Array(n), degree };
 }
 
 function runOnce(base: Level, gamma: number, twoM: number, rng: Random): Int32Array {
@@ -174,6 +167,14 @@ function quality(g: Level, membership: Int32Array, gamma: number, twoM: number):
   let penalty = 0;
   for (const t of tot.values()) penalty += (t * t) / twoM;
   return (internal - gamma * penalty) / twoM;
+}
+
+/** Louvain's levels assume no self-loops on the input graph (snn.ts builds it so). */
+function assertNoSelfLoops(g: WeightedGraph): WeightedGraph {
+  for (let i = 0; i < g.nNodes; i++) {
+    for (let p = g.offsets[i]!; p < g.offsets[i + 1]!; p++) if (g.targets[p] === i) throw new RangeError("louvain: the graph has a self-loop");
+  }
+  return g;
 }
 
 /** Labels 0.. by decreasing cluster size, ties by the smallest node index in the cluster. */

@@ -2,8 +2,9 @@
  * Shared-nearest-neighbour graph as Seurat's FindNeighbors builds it: each cell's neighbourhood
  * is itself plus its k - 1 nearest neighbours; two cells are joined when their neighbourhoods
  * overlap, weighted by the Jaccard index |A ∩ B| / |A ∪ B|; weights below `prune` (1/15) are
- * dropped. The result is a symmetric weighted graph in compressed adjacency form, self-loops
- * included (Seurat's SNN matrix has a unit diagonal).
+ * dropped. The result is a symmetric weighted graph in compressed adjacency form without
+ * self-loops: Seurat's SNN matrix has a unit diagonal, but its modularity optimiser ignores
+ * self-links, and so does ours.
  */
 import type { Neighbors } from "./scran.ts";
 
@@ -32,8 +33,10 @@ export function buildSnnGraph(nn: Neighbors, k: number, prune = 1 / 15): Weighte
   const shared = new Int32Array(n);
   const touched: number[] = [];
   const offsets = new Float64Array(n + 1);
-  const targets: number[] = [];
-  const weights: number[] = [];
+  // growable typed buffers: no per-edge JS numbers for the garbage collector
+  let targets = new Int32Array(Math.max(16, n * size * 2));
+  let weights = new Float64Array(targets.length);
+  let nEdges = 0;
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < size; j++) {
       const c = hood(i, j);
@@ -44,14 +47,19 @@ export function buildSnnGraph(nn: Neighbors, k: number, prune = 1 / 15): Weighte
       }
     }
     touched.sort((a, b) => a - b);
+    if (nEdges + touched.length > targets.length) {
+      const grown = Math.max(targets.length * 2, nEdges + touched.length);
+      const t = new Int32Array(grown); t.set(targets.subarray(0, nEdges)); targets = t;
+      const w = new Float64Array(grown); w.set(weights.subarray(0, nEdges)); weights = w;
+    }
     for (const other of touched) {
       const s = shared[other]!;
       const w = s / (2 * size - s);
-      if (w >= prune) { targets.push(other); weights.push(w); }
+      if (w >= prune && other !== i) { targets[nEdges] = other; weights[nEdges] = w; nEdges++; }
       shared[other] = 0;
     }
     touched.length = 0;
-    offsets[i + 1] = targets.length;
+    offsets[i + 1] = nEdges;
   }
-  return { nNodes: n, offsets, targets: Int32Array.from(targets), weights: Float64Array.from(weights) };
+  return { nNodes: n, offsets, targets: targets.slice(0, nEdges), weights: weights.slice(0, nEdges) };
 }

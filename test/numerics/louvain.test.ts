@@ -43,7 +43,7 @@ test("renumberBySize orders clusters by size then first member", () => {
   assert.deepEqual(Array.from(renumberBySize(Int32Array.from([7, 3, 3, 9, 9, 5]))), [2, 0, 0, 1, 1, 3]);
 });
 
-test("SNN weights are Jaccard indices of neighbourhoods including self, pruned below 1/15", () => {
+test("SNN weights are Jaccard indices of neighbourhoods including self, pruned below 1/15; no self-loops", () => {
   // 4 cells, each with 2 neighbours (k = 3 counting self)
   const nn = { nCells: 4, k: 2, indices: Int32Array.from([1, 2, 0, 2, 0, 1, 2, 1]), distances: new Float64Array(8) };
   const g = buildSnnGraph(nn, 3);
@@ -54,6 +54,10 @@ test("SNN weights are Jaccard indices of neighbourhoods including self, pruned b
   // hoods: 0:{0,1,2} 1:{1,0,2} 2:{2,0,1} 3:{3,2,1}
   assert.equal(weight(0, 1), 1);
   assert.equal(weight(0, 3), 2 / 4); // shared {1,2}, union {0,1,2,3}
-  assert.equal(weight(3, 3), 1);
+  assert.equal(weight(3, 3), 0);
   assert.equal(weight(1, 3), weight(3, 1));
+});
+
+test("a graph with a self-loop is refused", () => {
+  assert.throws(() => louvain(graphOf(2, [[0, 0, 1], [0, 1, 1]]), { resolution: 1 }), /self-loop/);
 });
