@@ -13,7 +13,7 @@ import { PREPROCESS, type ProcessedState } from "./preprocess.ts";
 import { decodeStateFile, encodeStateFile } from "./state-file.ts";
 
 /** Bump whenever the file layout or what preprocessing computes changes: old caches then rebuild. */
-export const CACHE_VERSION = 4;
+export const CACHE_VERSION = 5;
 
 /** SHA-256 over the input: a file's bytes, or a folder's regular files (names and bytes, sorted). */
 export async function hashInput(path: string): Promise<string> {

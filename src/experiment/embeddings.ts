@@ -3,7 +3,7 @@
  * and kept for the experiment's lifetime.
  */
 import type { Experiment } from "./experiment.ts";
-import { firstPcs } from "../numerics/cluster.ts";
+import { firstPcs, UMAP_NEIGHBORS } from "../numerics/cluster.ts";
 import { embed2d, nearestNeighbors } from "../numerics/scran.ts";
 
 export const EMBEDDING_DIMS = 30;
@@ -19,8 +19,11 @@ export function computeEmbedding(exp: Experiment, params: EmbeddingParams, progr
     const dims = Math.min(EMBEDDING_DIMS, pca.nPcs);
     let coords = firstPcs(pca.scores, exp.nCells, pca.nPcs, dims);
     if (params.type === "umap" && params.metric === "cosine") coords = rowNormalized(coords, exp.nCells, dims);
-    const k = params.type === "umap" ? 30 : Math.ceil(3 * params.perplexity);
-    const nn = await nearestNeighbors(coords, exp.nCells, dims, k);
+    const k = params.type === "umap" ? UMAP_NEIGHBORS : Math.ceil(3 * params.perplexity);
+    // euclidean UMAP on the first 30 PCs uses the neighbours preprocessing kept
+    const kept = exp.state.neighbors;
+    const reuse = params.type === "umap" && params.metric === "euclidean" && dims === EMBEDDING_DIMS && kept.k === k;
+    const nn = reuse ? kept : await nearestNeighbors(coords, exp.nCells, dims, k);
     return embed2d(
       nn,
       params.type === "umap"

@@ -8,7 +8,7 @@ import type { LoadedData } from "./types.ts";
 import { computeCellQc, mitoMask, SCALE_FACTOR, type CellQc, type Normalizer } from "../numerics/normalize.ts";
 import { computeVst } from "../numerics/hvg.ts";
 import { computePca } from "../numerics/pca.ts";
-import { CLUSTER_DEFAULTS, clusterFromNeighbors, clusteringNeighbors, firstPcs } from "../numerics/cluster.ts";
+import { CLUSTER_DEFAULTS, clusterFromNeighbors, clusteringSubset, firstPcs, sharedNeighbors } from "../numerics/cluster.ts";
 import type { Neighbors } from "../numerics/scran.ts";
 
 export const PREPROCESS = { nHvg: 2000, nPcs: 50, pcsUsed: 30, ...CLUSTER_DEFAULTS } as const;
@@ -25,7 +25,7 @@ export interface ProcessedState {
   /** HVG indices by decreasing dispersion */
   hvgs: Int32Array;
   pca: { nPcs: number; scores: Float64Array; varianceExplained: Float64Array };
-  /** each cell's k - 1 nearest neighbours on the first 30 PCs (kept: ClusterCells reuses them) */
+  /** each cell's 30 nearest neighbours on the first 30 PCs (kept: UMAP uses them, ClusterCells the first 19) */
   neighbors: Neighbors;
   louvain: Int32Array;
 }
@@ -47,8 +47,8 @@ export async function preprocess(data: LoadedData, progress: (step: string) => v
   const pca = { nPcs: pcaOut.nPcs, scores: pcaOut.scores, varianceExplained: pcaOut.varianceExplained };
   progress("clusters");
   const dims = Math.min(PREPROCESS.pcsUsed, pca.nPcs);
-  const nn = await clusteringNeighbors(firstPcs(pca.scores, m.nCells, pca.nPcs, dims), m.nCells, dims);
-  const louvain = clusterFromNeighbors(nn, PREPROCESS.resolution, PREPROCESS.seed);
+  const nn = await sharedNeighbors(firstPcs(pca.scores, m.nCells, pca.nPcs, dims), m.nCells, dims);
+  const louvain = clusterFromNeighbors(clusteringSubset(nn), PREPROCESS.resolution, PREPROCESS.seed);
   return { qc, gene, hvgs, pca, neighbors: nn, louvain };
 }
 

@@ -17,9 +17,28 @@ export function firstPcs(scores: Float64Array, nCells: number, nPcs: number, dim
   return out;
 }
 
-/** Neighbours for the SNN graph: k - 1 besides the cell itself, as Seurat's k.param counts self. */
-export function clusteringNeighbors(coords: Float64Array, nCells: number, dims: number, k: number = CLUSTER_DEFAULTS.k): Promise<Neighbors> {
-  return nearestNeighbors(coords, nCells, dims, k - 1);
+/** UMAP's neighbour count (uwot's and Seurat's n.neighbors = 30). */
+export const UMAP_NEIGHBORS = 30;
+
+/**
+ * The neighbours preprocessing keeps: the 30 nearest on the first PCs, enough for UMAP (30)
+ * and, truncated, for the SNN graph (see `clusteringSubset`). One search serves both.
+ */
+export function sharedNeighbors(coords: Float64Array, nCells: number, dims: number): Promise<Neighbors> {
+  return nearestNeighbors(coords, nCells, dims, Math.max(UMAP_NEIGHBORS, CLUSTER_DEFAULTS.k - 1));
+}
+
+/** The first k - 1 neighbours of each cell (Seurat's k.param counts the cell itself). */
+export function clusteringSubset(nn: Neighbors, k: number = CLUSTER_DEFAULTS.k): Neighbors {
+  const kk = Math.min(k - 1, nn.k);
+  if (kk === nn.k) return nn;
+  const indices = new Int32Array(nn.nCells * kk);
+  const distances = new Float64Array(nn.nCells * kk);
+  for (let i = 0; i < nn.nCells; i++) {
+    indices.set(nn.indices.subarray(i * nn.k, i * nn.k + kk), i * kk);
+    distances.set(nn.distances.subarray(i * nn.k, i * nn.k + kk), i * kk);
+  }
+  return { nCells: nn.nCells, k: kk, indices, distances };
 }
 
 export type ClusterMethod = "louvain" | "leiden";

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { defineTask } from "./task.ts";
-import { clusterCells, snnGraphOf, CLUSTER_DEFAULTS } from "../numerics/cluster.ts";
+import { clusterCells, clusteringSubset, snnGraphOf, CLUSTER_DEFAULTS } from "../numerics/cluster.ts";
 import type { WeightedGraph } from "../numerics/snn.ts";
 import type { Neighbors } from "../numerics/scran.ts";
 import { clusterClass, withClassFirst } from "../experiment/cell-sets/cell-sets.ts";
@@ -24,14 +24,14 @@ const Body = z.object({
   cellSetName: z.string().min(1).max(256).optional(),
 }).strict();
 
-/** The clustering neighbours (k = 20 counting the cell, first 30 PCs) that preprocessing kept. */
+/** The clustering neighbours (k = 20 counting the cell, first 30 PCs) from those preprocessing kept. */
 export function clusteringNeighborsOf(exp: Experiment): Promise<Neighbors> {
-  return Promise.resolve(exp.state.neighbors);
+  return exp.memoize("clustering-neighbors", async () => clusteringSubset(exp.state.neighbors));
 }
 
 /** Seurat's SNN graph of the clustering neighbours preprocessing kept, built once per experiment. */
 function snnGraph(exp: Experiment): Promise<WeightedGraph> {
-  return exp.memoize("snn-graph", async () => snnGraphOf(exp.state.neighbors));
+  return exp.memoize("snn-graph", async () => snnGraphOf(await clusteringNeighborsOf(exp)));
 }
 
 export default defineTask({
@@ -43,7 +43,7 @@ export default defineTask({
     const labels = await exp.memoize(`clusters:${body.type}:${resolution}`, async () =>
       body.type === "louvain" && resolution === CLUSTER_DEFAULTS.resolution
         ? exp.state.louvain // computed by preprocessing with the same parameters
-        : clusterCells(exp.state.neighbors, body.type, resolution, body.type === "louvain" ? await snnGraph(exp) : undefined),
+        : clusterCells(await clusteringNeighborsOf(exp), body.type, resolution, body.type === "louvain" ? await snnGraph(exp) : undefined),
     );
     const cls = clusterClass({
       key: body.cellSetKey ?? "louvain",
