@@ -14,6 +14,9 @@
  * - streams everything else (SNS, S3 path-style, /health) through untouched.
  * fauxqs listens on an internal free loopback port (`startFauxqs` would bind 0.0.0.0, so the
  * app is built with `buildApp`).
+ *
+ * `faults` (faults.ts) lets tests make a service fail for a while: connections dropped, 503s or
+ * the service's real throttling errors, on every request or only matching ones.
  */
 import http from "node:http";
 import { createRequire } from "node:module";
@@ -21,6 +24,7 @@ import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
 import { buildApp } from "fauxqs";
 import { isSqsQuery, queryErrorXml, queryResponseXml, queryToJson, signedService } from "./sqs-query.ts";
+import { FaultSwitch, injectFault, type FaultService, type WireProtocol } from "./faults.ts";
 
 export const ACCOUNT_ID = "000000000000";
 
@@ -43,6 +47,8 @@ export interface Emulators {
   /** fauxqs's own address behind the proxy (diagnostics) */
   fauxqsEndpoint: string;
   region: string;
+  /** fault injection (tests): `faults.set({ sqs: "down" })`, `faults.clear()`, `faults.seen(…)` */
+  faults: FaultSwitch;
   /** closes every listener and connection; safe to call twice */
   stop(): Promise<void>;
 }
@@ -118,7 +124,16 @@ function closeServer(server: http.Server): Promise<void> {
 export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulators> {
   const host = opts.host ?? "127.0.0.1";
   const region = opts.region ?? "eu-west-1";
-  const note = opts.onRequest ?? (() => {});
+  const onRequest = opts.onRequest ?? (() => {});
+  const faults = new FaultSwitch();
+  /** Records a request; true when a fault was injected instead (the caller stops there). */
+  const note = (line: string, service: FaultService, req: http.IncomingMessage, res: http.ServerResponse, protocol: WireProtocol = "json"): boolean => {
+    onRequest(line);
+    const fault = faults.check(service, line);
+    if (!fault) return false;
+    injectFault(req, res, service, fault, protocol);
+    return true;
+  };
 
   const app = buildApp({ logger: false, defaultRegion: region });
   const fauxqsAddress = await app.listen({ port: 0, host: "127.0.0.1" });
@@ -151,6 +166,7 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
       dynamoEndpoint: `http://${urlHost}:${dynamoPort}`,
       fauxqsEndpoint: `http://127.0.0.1:${fauxqsPort}`,
       region,
+      faults,
       stop,
     };
   } catch (err) {
@@ -207,7 +223,7 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
     }
     if (typeof target === "string" && target.startsWith("DynamoDB_")) {
       // DynamoDB on the same endpoint too, so AWS_ENDPOINT_URL alone is enough
-      note(`dynamodb ${target.split(".").pop()}`);
+      if (note(`dynamodb ${target.split(".").pop()}`, "dynamodb", req, res)) return;
       const port = (dynamo.address() as AddressInfo).port;
       return relay(await upstream(req.method ?? "POST", req.url ?? "/", cleanHeaders(req.headers, ["expect"]), req, res, port), res);
     }
@@ -215,12 +231,13 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
       const body = await readBody(req);
       const params = new URLSearchParams(body.toString("utf8"));
       if (isSqsQuery(params, req.headers.authorization)) return sqsQuery(req, res, params);
-      note(`${signedService(req.headers.authorization) ?? "sns"} ${params.get("Action") ?? "?"}`);
+      const service = signedService(req.headers.authorization) ?? "sns";
+      if (note(`${service} ${params.get("Action") ?? "?"}`, service === "s3" || service === "dynamodb" ? service : "sns", req, res)) return;
       const headers = cleanHeaders(req.headers, ["expect", "content-length"]);
       headers["content-length"] = body.length;
       return relay(await upstream("POST", req.url ?? "/", headers, body, res), res);
     }
-    note(`s3 ${req.method} ${req.url}`);
+    if (note(`s3 ${req.method} ${req.url}`, "s3", req, res)) return;
     relay(await upstream(req.method ?? "GET", req.url ?? "/", cleanHeaders(req.headers, ["expect"]), req, res), res);
   }
 
@@ -238,7 +255,7 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
       else if (fromPath) body.QueueUrl = fromPath;
       out = Buffer.from(JSON.stringify(body));
     }
-    note(`sqs ${action} ${queueName(body?.QueueUrl ?? body?.QueueName)}`.trimEnd());
+    if (note(`sqs ${action} ${queueName(body?.QueueUrl ?? body?.QueueName)}`.trimEnd(), "sqs", req, res)) return;
     const headers = cleanHeaders(req.headers, ["expect", "content-length"]);
     headers["content-length"] = out.length;
     relay(await upstream("POST", "/", headers, out, res), res);
@@ -249,7 +266,7 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
     const fromPath = urlFromPath(req);
     if (typeof input.QueueUrl === "string") input.QueueUrl = canonical(input.QueueUrl);
     else if (fromPath) input.QueueUrl = fromPath;
-    note(`sqs ${action} (query) ${queueName(input.QueueUrl ?? input.QueueName)}`.trimEnd());
+    if (note(`sqs ${action} (query) ${queueName(input.QueueUrl ?? input.QueueName)}`.trimEnd(), "sqs", req, res, "query")) return;
     const out = Buffer.from(JSON.stringify(input));
     const headers: http.OutgoingHttpHeaders = {
       host: req.headers.host ?? `127.0.0.1:${publicPort}`,

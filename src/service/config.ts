@@ -218,7 +218,7 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env, labels: 
     apiTimeoutMs: intVar(env, "API_TIMEOUT_MS", 30_000, 1),
     workTimeoutS: intVar(env, "WORK_TIMEOUT", defaultTimeout, 1),
     ignoreTimeout: env.IGNORE_TIMEOUT === "true",
-    visibilityTimeoutS: intVar(env, "VISIBILITY_TIMEOUT", 120, 10),
+    visibilityTimeoutS: intVar(env, "VISIBILITY_TIMEOUT", 120, 2),
     maxReceiveCount: intVar(env, "MAX_RECEIVE_COUNT", 3, 1),
     waitTimeS: intVar(env, "RECEIVE_WAIT_TIME", 20, 0),
     dataDir: env.CELLWORKER_DATA_DIR || join(cacheDir, "experiments"),

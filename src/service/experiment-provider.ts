@@ -7,6 +7,7 @@
  * Tasks run in a compute thread by default (compute/thread-host.ts): the main thread stays
  * free for heartbeats and visibility extensions, a task past its time limit is stopped, and
  * loading a damaged file cannot hang the worker. `in-process` runs them on the main thread.
+ * Errors about the experiment's files name the file but not the worker's data folder.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Experiment } from "../experiment/experiment.ts";
@@ -19,6 +20,7 @@ import { ThreadHost } from "../compute/thread-host.ts";
 import { ErrorCode, WorkerError } from "../result/errors.ts";
 import type { TaskResult } from "../result/response.ts";
 import type { Logger } from "../log.ts";
+import { resolve, sep } from "node:path";
 
 /** Moments a request may want to tell its user about (heartbeats of the current protocol). */
 export interface LoadHooks {
@@ -78,13 +80,24 @@ export class S3ExperimentProvider implements ExperimentProvider {
   }
 
   get(hooks: LoadHooks = {}): Promise<ExperimentCompute> {
-    const next = this.queue.then(() => this.load(hooks));
+    const next = this.queue.then(() => this.load(hooks)).catch((err: unknown) => { throw this.withoutLocalPaths(err); });
     this.queue = next.catch(() => {});
     return next;
   }
 
   async close(): Promise<void> {
     await this.host?.close();
+  }
+
+  /**
+   * Errors about the experiment's files name them (`matrix.mtx.gz: the gzip stream is
+   * truncated`) but not where this worker keeps them: users see these messages.
+   */
+  private withoutLocalPaths(err: unknown): unknown {
+    if (!(err instanceof WorkerError)) return err;
+    const dir = resolve(this.opts.dataDir, this.opts.experimentId) + sep;
+    if (!err.message.includes(dir)) return err;
+    return new WorkerError(err.code, err.message.split(dir).join(""), { cause: err });
   }
 
   private async load(hooks: LoadHooks): Promise<ExperimentCompute> {

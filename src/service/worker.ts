@@ -6,6 +6,15 @@
  * `maxReceiveCount` times is answered with an error so one poison request cannot block the
  * queue. The idle timeout and SIGTERM end the loop cleanly.
  *
+ * Faults of the infrastructure around a request (src/service/transient.ts: S3, SNS, SQS or
+ * Redis unreachable, 5xx, throttled) are waited out, never answered as the request's error: the
+ * worker keeps the message (its visibility extended) and retries the failed step in place —
+ * syncing the experiment, publishing the response, deleting the message — with backoff from
+ * 1 s to 30 s, without recomputing and without the message being delivered again (which would
+ * count towards the poison limit). The retries end when the step succeeds, the request expires
+ * (it is then dropped like any expired request), the worker stops (the message is handed back)
+ * or after a retry window (15 min: the message is handed back, visible again after 30 s).
+ *
  * Each request is answered in the protocol of its envelope: a `uuid` request the 2021 way
  * (SNS, src/publish/sns-s3.ts), an `ETag` request the current way (S3 under the ETag and
  * socket.io events, src/publish/current.ts), which adds: the duplicate check (a result already
@@ -25,6 +34,7 @@ import type { TaskResult } from "../result/response.ts";
 import { ErrorCode, toFailure } from "../result/errors.ts";
 import { cellSetPatchFor, writesCellSets } from "./cell-set-writes.ts";
 import { CellSetsUpdateError, type CellenicsApi } from "./api-client.ts";
+import { isTransient } from "./transient.ts";
 
 export interface WorkerOptions {
   experimentId: string;
@@ -33,6 +43,12 @@ export interface WorkerOptions {
   visibilityTimeoutS: number;
   maxReceiveCount: number;
   shutdownGraceS: number;
+  /** how long transient infrastructure failures of one request are retried in place (default 900) */
+  retryWindowS?: number;
+  /** first and longest pause between those retries (default 1,000 and 30,000 ms) */
+  retryBackoffMs?: { initial: number; max: number };
+  /** after the retry window, the message is visible again after this many seconds (default 30) */
+  handBackDelayS?: number;
 }
 
 export interface WorkerDeps {
@@ -53,7 +69,25 @@ interface Address {
   era: "current" | "2021";
   id: string;
   raw: Record<string, unknown>;
+  /** when the request expires (ms since the epoch); null when unknown (an invalid request) */
+  expiresAt: number | null;
 }
+
+/** A step failed transiently for longer than the worker waits: the message goes back to the queue. */
+class Unavailable extends Error {}
+
+/** Keeps a message invisible while the worker holds it; stopped before the message is handed back. */
+interface Holder {
+  stop(): void;
+}
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => { clearTimeout(t); resolve(); };
+    const t = setTimeout(() => { signal.removeEventListener("abort", done); resolve(); }, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
 
 export class Worker {
   private readonly deps: WorkerDeps;
@@ -61,7 +95,7 @@ export class Worker {
   private readonly opts: WorkerOptions;
   private readonly receiving = new AbortController();
   private stopping = false;
-  private current: { delivery: Delivery; done: Promise<void> } | null = null;
+  private current: { delivery: Delivery; done: Promise<void>; holder: Holder } | null = null;
   private lastActivity = Date.now();
 
   constructor(deps: WorkerDeps) {
@@ -83,8 +117,16 @@ export class Worker {
       }
       const delivery = await this.deps.transport.receive(this.receiving.signal);
       if (!delivery) continue;
-      const done = this.handle(delivery);
-      this.current = { delivery, done };
+      const holder = this.hold(delivery);
+      const done = this.handle(delivery)
+        .catch(async (err: unknown) => {
+          // a bug, not a fault of the request: keep the message for another try
+          this.log("unexpected error while handling a message; handed back", { messageId: delivery.id, error: err instanceof Error ? err.message : String(err) });
+          holder.stop();
+          await delivery.release(this.handBackDelayS).catch(() => {});
+        })
+        .finally(() => holder.stop());
+      this.current = { delivery, done, holder };
       await done;
       this.current = null;
     }
@@ -108,8 +150,62 @@ export class Worker {
     ]);
     if (!finished) {
       this.log("task still running at shutdown; handing its message back", { messageId: running.delivery.id });
+      running.holder.stop();
       await running.delivery.release().catch((err: Error) => this.log("could not hand the message back", { error: err.message }));
     }
+  }
+
+  private get handBackDelayS(): number {
+    return this.opts.handBackDelayS ?? 30;
+  }
+
+  /** Extends the message's visibility every third of the timeout until stopped. */
+  private hold(delivery: Delivery): Holder {
+    const every = Math.max(1000, (this.opts.visibilityTimeoutS * 1000) / 3);
+    const timer = setInterval(() => {
+      delivery.extend(this.opts.visibilityTimeoutS).catch((err: Error) => this.log("visibility extension failed", { error: err.message }));
+    }, every);
+    return { stop: () => clearInterval(timer) };
+  }
+
+  /**
+   * Runs `step` until it succeeds, retrying transient failures with backoff while the request
+   * has not expired, the retry window is open and the worker is not stopping. A permanent
+   * failure is thrown as it is; a transient one that outlasted the wait as `Unavailable`.
+   */
+  private async persist<T>(what: string, id: string, expiresAt: number | null, step: () => Promise<T>): Promise<T> {
+    const { initial, max } = this.opts.retryBackoffMs ?? { initial: 1000, max: 30_000 };
+    const deadline = Math.min(expiresAt ?? Infinity, Date.now() + (this.opts.retryWindowS ?? 900) * 1000);
+    let delay = initial;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out = await step();
+        if (attempt > 1) this.log(`${what} succeeded after a retry`, { id, attempts: attempt });
+        return out;
+      } catch (err) {
+        if (!isTransient(err)) throw err;
+        const error = (err as Error).message;
+        if (this.stopping || Date.now() + delay > deadline) throw new Unavailable(`${what} failed: ${error}`, { cause: err });
+        this.log(`${what} failed; retrying`, { id, attempt, retryInMs: delay, error });
+        await sleep(delay, this.receiving.signal);
+        delay = Math.min(max, delay * 2);
+      }
+    }
+  }
+
+  /**
+   * Gives a message whose request could not be completed (a step failed transiently for too
+   * long, or the worker is stopping) back to the queue, or drops it when its request expired.
+   */
+  private async handBack(delivery: Delivery, id: string, expiresAt: number | null, reason: string): Promise<void> {
+    const delayS = this.stopping ? 0 : this.handBackDelayS;
+    // expired by the time it would be visible again: it would only be dropped then
+    if (expiresAt !== null && expiresAt <= Date.now() + delayS * 1000) {
+      this.log("request expired while the infrastructure was failing; dropped", { id, reason });
+      return this.ackQuietly(delivery);
+    }
+    this.log("message handed back to the queue", { id, reason, visibleInS: delayS });
+    await delivery.release(delayS).catch((err: Error) => this.log("could not hand the message back", { id, error: err.message }));
   }
 
   get busy(): boolean {
@@ -135,7 +231,7 @@ export class Worker {
       else await this.ackQuietly(delivery);
       return;
     }
-    const address: Address = { era: envelope.era, id: envelope.id, raw: envelope.raw };
+    const address: Address = { era: envelope.era, id: envelope.id, raw: envelope.raw, expiresAt: envelope.timeoutMs };
     if (envelope.timeoutMs <= Date.now()) {
       this.log("expired request dropped", { id: envelope.id, task: envelope.body.name, expiredAt: new Date(envelope.timeoutMs).toISOString() });
       return this.ackQuietly(delivery);
@@ -148,7 +244,7 @@ export class Worker {
       }
       if (await this.alreadyStored(current, envelope.id)) {
         this.log("result already stored under this ETag; not recomputed", { id: envelope.id, task: envelope.body.name });
-        return this.deliverThenAck(delivery, envelope.id, () => current.notifyStored(currentRequestOf(envelope.raw, envelope.id)));
+        return this.deliverThenAck(delivery, address, () => current.notifyStored(currentRequestOf(envelope.raw, envelope.id)));
       }
     }
     this.lastActivity = Date.now();
@@ -157,18 +253,15 @@ export class Worker {
       const message = `This request failed ${delivery.receiveCount - 1} times and was dropped.`;
       return this.answerThenAck(delivery, address, { ok: false, code: ErrorCode.WORKER_ERROR, message }, { dropIfUnpublished: true });
     }
-    const extendEvery = Math.max(1000, (this.opts.visibilityTimeoutS * 1000) / 3);
-    const visibility = setInterval(() => {
-      delivery.extend(this.opts.visibilityTimeoutS).catch((err: Error) => this.log("visibility extension failed", { error: err.message }));
-    }, extendEvery);
     let result: TaskResult;
     const started = Date.now();
     this.log("task started", { id: envelope.id, task: envelope.body.name, receiveCount: delivery.receiveCount });
     try {
       await current?.heartbeat(envelope.experimentId, StatusCode.STARTED_TASK, envelope.body.name);
       result = await this.compute(envelope, current);
-    } finally {
-      clearInterval(visibility);
+    } catch (err) {
+      if (!(err instanceof Unavailable)) throw err;
+      return this.handBack(delivery, envelope.id, envelope.timeoutMs, err.message);
     }
     this.log("request", {
       id: envelope.id,
@@ -195,8 +288,10 @@ export class Worker {
       : {};
     let compute: ExperimentCompute;
     try {
-      compute = await this.deps.experiments.get(hooks);
+      // S3 or DynamoDB failing for a while is waited out (Unavailable is thrown on)
+      compute = await this.persist("loading the experiment", envelope.id, envelope.timeoutMs, () => this.deps.experiments.get(hooks));
     } catch (err) {
+      if (err instanceof Unavailable) throw err;
       const f = toFailure(err);
       if (f.code === ErrorCode.WORKER_ERROR) this.log("experiment failed to load", { error: String(err) });
       return { ok: false, code: f.code, message: f.message };
@@ -259,19 +354,22 @@ export class Worker {
         this.log("no Redis configured: an ETag request cannot be answered; dropped", { id: to.id });
         return this.ackQuietly(delivery);
       }
-      return this.deliverThenAck(delivery, to.id, () => current.publish(currentRequestOf(to.raw, to.id), result), opts);
+      return this.deliverThenAck(delivery, to, () => current.publish(currentRequestOf(to.raw, to.id), result), opts);
     }
-    return this.deliverThenAck(delivery, to.id, () => this.deps.publisher.publishResult(to.raw, result, to.id), opts);
+    return this.deliverThenAck(delivery, to, () => this.deps.publisher.publishResult(to.raw, result, to.id), opts);
   }
 
   /**
-   * Publishes, then deletes; if publishing fails the message goes back to the queue for a retry
-   * (or, for a poison message whose error could not be published either, is deleted).
+   * Publishes, then deletes. Transient publish failures are retried in place (see the header);
+   * if publishing still fails the message goes back to the queue (or, after a permanent failure
+   * to publish the error of a poison message, is deleted).
    */
-  private async deliverThenAck(delivery: Delivery, id: string, publish: () => Promise<void>, opts: { dropIfUnpublished?: boolean } = {}): Promise<void> {
+  private async deliverThenAck(delivery: Delivery, to: Address, publish: () => Promise<void>, opts: { dropIfUnpublished?: boolean } = {}): Promise<void> {
+    const { id } = to;
     try {
-      await publish();
+      await this.persist("publishing the response", id, to.expiresAt, publish);
     } catch (err) {
+      if (err instanceof Unavailable) return this.handBack(delivery, id, to.expiresAt, err.message);
       if (opts.dropIfUnpublished) {
         this.log("publish failed; message deleted (it has failed too often)", { id, error: (err as Error).message });
         return this.ackQuietly(delivery);
@@ -283,8 +381,25 @@ export class Worker {
     await this.ackQuietly(delivery);
   }
 
+  /** Deletes the message, retrying transient failures while its visibility lasts (after that it may be delivered again). */
   private async ackQuietly(delivery: Delivery): Promise<void> {
-    await delivery.ack().catch((err: Error) => this.log("delete failed (the message may be delivered again)", { messageId: delivery.id, error: err.message }));
+    const deadline = Date.now() + this.opts.visibilityTimeoutS * 1000;
+    let delay = this.opts.retryBackoffMs?.initial ?? 1000;
+    for (;;) {
+      try {
+        await delivery.ack();
+        return;
+      } catch (err) {
+        const error = (err as Error).message;
+        if (!isTransient(err) || this.stopping || Date.now() + delay > deadline) {
+          this.log("delete failed (the message may be delivered again)", { messageId: delivery.id, error });
+          return;
+        }
+        this.log("delete failed; retrying", { messageId: delivery.id, retryInMs: delay, error });
+        await sleep(delay, this.receiving.signal);
+        delay *= 2;
+      }
+    }
   }
 }
 
@@ -306,5 +421,5 @@ function addressOf(raw: unknown): Address | null {
   } catch {
     // too deep or too large to echo
   }
-  return { era, id, raw: echo };
+  return { era, id, raw: echo, expiresAt: null };
 }

@@ -111,7 +111,7 @@ export class SqsTransport implements Transport {
       body: msg.Body ?? "",
       receiveCount: Number(msg.Attributes?.ApproximateReceiveCount ?? "1"),
       ack: () => this.client.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: handle })).then(() => {}),
-      release: () => visibility(0),
+      release: (delaySeconds = 0) => visibility(Math.max(0, Math.min(43_200, Math.round(delaySeconds)))),
       extend: (seconds) => visibility(seconds),
     };
   }

@@ -9,8 +9,8 @@ export interface Delivery {
   receiveCount: number;
   /** done with it: delete it from the queue (only after its response is published) */
   ack(): Promise<void>;
-  /** hand it back now (visibility 0), e.g. on shutdown */
-  release(): Promise<void>;
+  /** hand it back (visibility 0: now, e.g. on shutdown; or visible again after `delaySeconds`) */
+  release(delaySeconds?: number): Promise<void>;
   /** keep it invisible for `seconds` more while it is worked on */
   extend(seconds: number): Promise<void>;
 }

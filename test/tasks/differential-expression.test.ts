@@ -262,7 +262,7 @@ test("pagination: numeric (strict comparison, inclusive min/max) and text filter
   ];
   const r = await run(body, pg({ filters, orderBy: "logFC", orderDirection: "DESC", offset: 3, limit: 7 }));
   const matching = byGene.filter((x) => x.logFC > 0.1 && x.pct_2 >= 20 && x.pct_2 <= 90 && x.gene_names.toLowerCase().startsWith("rp"));
-  assert.ok(matching.length > 10, `${matching.length}`);
+  assert.ok(matching.length > 3, `${matching.length}`); // the page past offset 3 is not empty
   const ordered = [...matching].sort((a, b) => b.logFC - a.logFC || a.g - b.g);
   assert.equal(r.total, matching.length);
   assert.deepEqual(r.data, pageOf(ordered.slice(3, 10)));

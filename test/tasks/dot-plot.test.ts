@@ -218,7 +218,9 @@ test("custom genes: case-insensitive, request order, each once, unknown dropped;
   assert.ok(!Array.isArray(r));
   assert.deepEqual(r.geneNames, ["CD79A", "MS4A1"]);
   assert.deepEqual(r.geneNameIdx.slice(0, 2), [1, 0]);
-  assert.deepEqual(r.cellSetsNames, ["Cluster 0", "Cluster 1", "Cluster 2", "Cluster 3"]);
+  const clusters = exp.cellSets.find((c) => c.key === "louvain")!.children.map((c) => c.name);
+  assert.ok(clusters.length >= 3);
+  assert.deepEqual(r.cellSetsNames, clusters); // "Cluster 0", "Cluster 1", … in numeric order
   await rejectsWith(exp, { useMarkerGenes: false, customGenesList: ["NOPE1", "nope2"], groupBy: "louvain" }, ErrorCode.GENE_NOT_FOUND, /NOPE1, nope2/);
 });
 

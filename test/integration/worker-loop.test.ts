@@ -1,0 +1,272 @@
+/**
+ * The worker loop against in-memory fakes of the queue, the publisher and the experiment: what
+ * happens to a message when the infrastructure around it fails (transiently or for good), when
+ * the request expires meanwhile, when the worker is stopped meanwhile, and when handling it
+ * throws. (End to end, against emulators with injected faults: faults.test.ts.)
+ */
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { Worker, type WorkerOptions } from "../../src/service/worker.ts";
+import type { Delivery, Transport } from "../../src/transport/transport.ts";
+import type { Publisher } from "../../src/publish/publisher.ts";
+import type { ExperimentCompute, ExperimentProvider } from "../../src/service/experiment-provider.ts";
+import type { TaskResult } from "../../src/result/response.ts";
+import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
+
+const EXPERIMENT = "worker-test-experiment";
+
+/** What happened to one message. */
+interface Fate {
+  acks: number;
+  releases: number[];
+  extends: number;
+}
+
+class FakeQueue implements Transport {
+  private readonly waiting: { body: string; receiveCount: number; fate: Fate }[] = [];
+  ackFailures: unknown[] = [];
+
+  push(body: string, receiveCount = 1): Fate {
+    const fate: Fate = { acks: 0, releases: [], extends: 0 };
+    this.waiting.push({ body, receiveCount, fate });
+    return fate;
+  }
+
+  async receive(signal: AbortSignal): Promise<Delivery | null> {
+    const next = this.waiting.shift();
+    if (!next) {
+      await new Promise((r) => setTimeout(r, 5));
+      return null;
+    }
+    if (signal.aborted) return null;
+    const { fate } = next;
+    return {
+      id: randomUUID(),
+      body: next.body,
+      receiveCount: next.receiveCount,
+      ack: async () => {
+        const failure = this.ackFailures.shift();
+        if (failure) throw failure;
+        fate.acks++;
+      },
+      release: async (delay = 0) => { fate.releases.push(delay); },
+      extend: async () => { fate.extends++; },
+    };
+  }
+}
+
+class FakePublisher implements Publisher {
+  readonly published: { request: Record<string, unknown>; result: TaskResult }[] = [];
+  failures: unknown[] = [];
+  attempts = 0;
+  async publishResult(request: unknown, result: TaskResult): Promise<void> {
+    this.attempts++;
+    const failure = this.failures.shift();
+    if (failure) throw failure;
+    this.published.push({ request: request as Record<string, unknown>, result });
+  }
+}
+
+class FakeExperiments implements ExperimentProvider {
+  loaded = true;
+  getFailures: unknown[] = [];
+  runs = 0;
+  run: () => Promise<TaskResult> = async () => ({ ok: true, data: { answer: 42 }, cacheable: true });
+  async get(): Promise<ExperimentCompute> {
+    const failure = this.getFailures.shift();
+    if (failure) throw failure;
+    return { run: () => { this.runs++; return this.run(); }, revertCellSets: () => {} };
+  }
+  async close(): Promise<void> {}
+}
+
+/** AWS SDK-shaped errors. */
+const networkDown = (): Error => Object.assign(new Error("socket hang up"), { name: "TimeoutError", code: "ECONNRESET", $metadata: { attempts: 3 } });
+const throttled = (): Error => Object.assign(new Error("Rate exceeded"), { name: "Throttling", $fault: "client", $metadata: { httpStatusCode: 400 } });
+const slowDown = (): Error => Object.assign(new Error("Please reduce your request rate."), { name: "SlowDown", $fault: "server", $metadata: { httpStatusCode: 503 } });
+const accessDenied = (): Error => Object.assign(new Error("Access denied"), { name: "AuthorizationError", $fault: "client", $metadata: { httpStatusCode: 403 } });
+
+function request(timeoutMs = 600_000): { uuid: string; json: string } {
+  const uuid = randomUUID();
+  return {
+    uuid,
+    json: JSON.stringify({ uuid, socketId: "t", experimentId: EXPERIMENT, timeout: new Date(Date.now() + timeoutMs).toISOString(), body: { name: "GetEmbedding", type: "pca" } }),
+  };
+}
+
+interface Rig {
+  queue: FakeQueue;
+  publisher: FakePublisher;
+  experiments: FakeExperiments;
+  logs: { message: string; fields: Record<string, unknown> }[];
+  worker: Worker;
+  running: Promise<number>;
+  /** waits until `cond` holds (polling), failing after `ms` */
+  until(cond: () => boolean, ms?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function rig(t: TestContext, options: Partial<WorkerOptions> = {}): Rig {
+  const queue = new FakeQueue();
+  const publisher = new FakePublisher();
+  const experiments = new FakeExperiments();
+  const logs: Rig["logs"] = [];
+  const worker = new Worker({
+    transport: queue, publisher, experiments,
+    log: (message, fields = {}) => logs.push({ message, fields }),
+    options: {
+      experimentId: EXPERIMENT, workTimeoutS: 3600, ignoreTimeout: true, visibilityTimeoutS: 10, maxReceiveCount: 3, shutdownGraceS: 5,
+      retryBackoffMs: { initial: 10, max: 40 }, retryWindowS: 60,
+      ...options,
+    },
+  });
+  const running = worker.run();
+  t.after(() => worker.stop("test ended"));
+  return {
+    queue, publisher, experiments, logs, worker, running,
+    async until(cond, ms = 5000) {
+      const deadline = Date.now() + ms;
+      while (!cond()) {
+        if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms; logs:\n${logs.map((l) => `${l.message} ${JSON.stringify(l.fields)}`).join("\n")}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    },
+    async stop() {
+      await worker.stop("test over");
+      assert.equal(await running, 0);
+    },
+  };
+}
+
+for (const [what, failure] of [["the network is down", networkDown], ["SNS throttles", throttled], ["S3 answers SlowDown", slowDown]] as const) {
+  test(`publishing while ${what}: retried in place, computed once, answered once, never handed back`, async (t) => {
+    const r = rig(t);
+    r.publisher.failures = [failure(), failure(), failure()];
+    const req = request();
+    const fate = r.queue.push(req.json);
+    await r.until(() => fate.acks === 1);
+    await r.stop();
+    assert.equal(r.publisher.attempts, 4);
+    assert.equal(r.publisher.published.length, 1);
+    assert.equal(r.publisher.published[0]!.request.uuid, req.uuid);
+    assert.deepEqual(r.publisher.published[0]!.result, { ok: true, data: { answer: 42 }, cacheable: true });
+    assert.equal(r.experiments.runs, 1, "not recomputed");
+    assert.deepEqual(fate.releases, [], "never handed back (it would count towards the poison limit)");
+    const retries = r.logs.filter((l) => l.message === "publishing the response failed; retrying");
+    assert.deepEqual(retries.map((l) => l.fields.retryInMs), [10, 20, 40], "exponential backoff, capped");
+    assert.ok(r.logs.some((l) => l.message === "publishing the response succeeded after a retry" && l.fields.attempts === 4));
+  });
+}
+
+test("a permanent publish failure (403): the message goes straight back to the queue, as before", async (t) => {
+  const r = rig(t);
+  r.publisher.failures = [accessDenied()];
+  const fate = r.queue.push(request().json);
+  await r.until(() => fate.releases.length === 1);
+  await r.stop();
+  assert.equal(r.publisher.attempts, 1);
+  assert.deepEqual(fate.releases, [0]);
+  assert.equal(fate.acks, 0);
+});
+
+test("a permanent publish failure of a poison message's error: the message is deleted", async (t) => {
+  const r = rig(t);
+  r.publisher.failures = [accessDenied()];
+  const fate = r.queue.push(request().json, 4);
+  await r.until(() => fate.acks === 1);
+  await r.stop();
+  assert.equal(r.experiments.runs, 0);
+  assert.ok(r.logs.some((l) => l.message === "publish failed; message deleted (it has failed too often)"));
+});
+
+test("publishing failing for longer than the retry window: handed back with a delay, nothing answered or deleted", async (t) => {
+  const r = rig(t, { retryWindowS: 0.1, handBackDelayS: 7 });
+  r.publisher.failures = Array.from({ length: 100 }, networkDown);
+  const fate = r.queue.push(request().json);
+  await r.until(() => fate.releases.length === 1);
+  await r.stop();
+  assert.deepEqual(fate.releases, [7]);
+  assert.equal(fate.acks, 0);
+  assert.equal(r.publisher.published.length, 0);
+  const handedBack = r.logs.find((l) => l.message === "message handed back to the queue")!;
+  assert.match(String(handedBack.fields.reason), /^publishing the response failed: socket hang up$/);
+});
+
+test("a request that expires while publishing fails is dropped (deleted, unanswered), like any expired request", async (t) => {
+  const r = rig(t);
+  r.publisher.failures = Array.from({ length: 1000 }, networkDown);
+  const fate = r.queue.push(request(300).json);
+  await r.until(() => fate.acks === 1);
+  await r.stop();
+  assert.equal(r.publisher.published.length, 0);
+  assert.deepEqual(fate.releases, []);
+  assert.ok(r.logs.some((l) => l.message === "request expired while the infrastructure was failing; dropped"));
+});
+
+test("stopping while publishing fails: the retries end at once and the message is handed back for another worker", async (t) => {
+  const r = rig(t, { retryBackoffMs: { initial: 60_000, max: 60_000 } });
+  r.publisher.failures = Array.from({ length: 10 }, networkDown);
+  const fate = r.queue.push(request().json);
+  await r.until(() => r.publisher.attempts === 1);
+  const t0 = Date.now();
+  await r.stop();
+  assert.ok(Date.now() - t0 < 2000, "the 60 s backoff does not delay the shutdown");
+  assert.deepEqual(fate.releases, [0]);
+  assert.equal(fate.acks, 0);
+});
+
+test("loading the experiment failing transiently (S3 down, then throttled): waited out, then the real answer", async (t) => {
+  const r = rig(t);
+  r.experiments.getFailures = [networkDown(), slowDown()];
+  const fate = r.queue.push(request().json);
+  await r.until(() => fate.acks === 1);
+  await r.stop();
+  assert.equal(r.publisher.published.length, 1);
+  assert.equal(r.publisher.published[0]!.result.ok, true, "not answered with an error");
+  assert.equal(r.logs.filter((l) => l.message === "loading the experiment failed; retrying").length, 2);
+});
+
+test("loading the experiment failing for good (a damaged file): answered with its error, not retried", async (t) => {
+  const r = rig(t);
+  r.experiments.getFailures = [new WorkerError(ErrorCode.DATA_INVALID, "matrix.mtx.gz: unexpected end of file")];
+  const fate = r.queue.push(request().json);
+  await r.until(() => fate.acks === 1);
+  await r.stop();
+  assert.deepEqual(r.publisher.published[0]!.result, { ok: false, code: "DATA_INVALID", message: "matrix.mtx.gz: unexpected end of file" });
+});
+
+test("deleting failing transiently is retried: the message is not left to be delivered again", async (t) => {
+  const r = rig(t);
+  r.queue.ackFailures = [networkDown(), throttled()];
+  const fate = r.queue.push(request().json);
+  await r.until(() => fate.acks === 1);
+  await r.stop();
+  assert.equal(r.publisher.published.length, 1);
+  assert.equal(r.logs.filter((l) => l.message === "delete failed; retrying").length, 2);
+});
+
+test("a handler that throws (a bug) does not stop the worker: the message is handed back, the next one answered", async (t) => {
+  const r = rig(t, { handBackDelayS: 5 });
+  let calls = 0;
+  r.experiments.run = async () => {
+    if (calls++ === 0) throw new TypeError("boom");
+    return { ok: true, data: 1, cacheable: true };
+  };
+  const first = r.queue.push(request().json);
+  const second = r.queue.push(request().json);
+  await r.until(() => second.acks === 1);
+  await r.stop();
+  assert.deepEqual(first.releases, [5]);
+  assert.equal(first.acks, 0);
+  assert.ok(r.logs.some((l) => l.message === "unexpected error while handling a message; handed back" && l.fields.error === "boom"));
+});
+
+test("the message stays invisible while publishing is retried", async (t) => {
+  const r = rig(t, { visibilityTimeoutS: 3, retryBackoffMs: { initial: 400, max: 400 } });
+  r.publisher.failures = Array.from({ length: 5 }, networkDown);
+  const fate = r.queue.push(request().json);
+  await r.until(() => fate.acks === 1);
+  await r.stop();
+  assert.ok(fate.extends >= 1, `extended ${fate.extends} times in ~2 s of retries`);
+});
