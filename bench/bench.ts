@@ -1,30 +1,309 @@
 /**
- * `npm run bench -- <suite>`: machine-readable benchmarks (JSON on stdout).
+ * `npm run bench -- [suite] [options]`: machine-readable benchmarks (one JSON document on
+ * stdout, progress on stderr).
  *
- *   load   first load with preprocessing, cached load, peak RSS — for each dataset
+ *   (none)      every step on every dataset, cellworker in-process (bench/run-dataset.ts, one fresh
+ *               child process per measurement); with `--reference seurat` the same steps with
+ *               Seurat 4.3 (bench/seurat.R) side by side and a cellworker / Seurat ratio per step
+ *   tasks       per task, the median latency on pbmc3k and on the stacked 12k
+ *   load        first load with preprocessing, cached load, peak RSS
+ *   load-queue  [--requests N]: mixed cheap requests through the emulated SQS queue (throughput, latency, RSS)
+ *   make-data   --cells N [--seed S] [--thin P] [--source DIR] [--out DIR]: resampled large data
  *
- * Datasets: the bundled pbmc3k, and ../shared/data/pbmc_stacked_12k_multisample when present.
+ * Options: --datasets pbmc3k,pbmc_stacked_12k,resampled_100k   --reference seurat
+ *          --reference-from FILE (reuse the Seurat results of an earlier output instead of running R)
+ *          --runs 5 (timed runs per step, after a warm-up)  --budget 120 (seconds per step)
+ *          --cpus all|1|both (cellworker on all cores, pinned to one CPU, or both; default: all,
+ *          or both with --reference, whose ratios use the one-CPU run against one-thread Seurat)
+ *
+ * Datasets: the bundled pbmc3k; ../shared/data/pbmc_stacked_12k_multisample when present; and
+ * resampled_100k, 100,000 cells made by make-data (seed 1) into bench/data/ (made on first use).
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
+import { makeData, parseMakeDataArgs } from "./make-data.ts";
+import { runLoadQueue } from "./load-queue.ts";
+import { DOTPLOT_GENES, GENES2, GENES50, LIST_FILTER, STEPS } from "./steps.ts";
 
 const root = resolve(import.meta.dirname, "..");
+const node = process.execPath;
+const log = (m: string): void => { process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`); };
 
-export function datasets(): { name: string; path: string }[] {
-  const list = [{ name: "pbmc3k", path: join(root, "data", "pbmc3k") }];
+interface Dataset { name: string; path: string; h5?: string; make?: string[] }
+
+const RESAMPLED_CELLS = 100_000;
+const resampledDir = join(root, "bench", "data", `resampled_${RESAMPLED_CELLS}`);
+
+export function datasets(all = false): Dataset[] {
+  const list: Dataset[] = [{ name: "pbmc3k", path: join(root, "data", "pbmc3k") }];
   const stacked = resolve(root, "..", "shared", "data", "pbmc_stacked_12k_multisample");
   if (existsSync(stacked)) list.push({ name: "pbmc_stacked_12k", path: stacked });
+  if (all) {
+    list.push({
+      name: "resampled_100k",
+      path: join(resampledDir, "mtx"),
+      h5: join(resampledDir, "filtered_feature_bc_matrix.h5"),
+      make: ["--cells", String(RESAMPLED_CELLS), "--seed", "1", "--out", resampledDir],
+    });
+  }
   return list;
 }
 
 export function environment(): Record<string, unknown> {
-  return { node: process.version, cpus: availableParallelism(), cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), date: new Date().toISOString() };
+  return {
+    node: process.version, cpus: availableParallelism(), cpuModel: cpus()[0]?.model,
+    memoryGiB: Math.round(totalmem() / 2 ** 30), platform: `${process.platform} ${process.arch}`, date: new Date().toISOString(),
+    git: gitState(),
+  };
+}
+
+/** The commit measured, and how many files under src/ differed from it (work in progress). */
+function gitState(): Record<string, unknown> | null {
+  try {
+    const git = (...a: string[]): string => execFileSync("git", a, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const changed = git("status", "--porcelain", "--", "src").split("\n").filter(Boolean).length;
+    return { commit: git("rev-parse", "HEAD"), uncommittedSrcFiles: changed };
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------------------------- options
+
+const argv = process.argv.slice(2);
+const suiteArg = argv[0] && !argv[0].startsWith("--") ? argv[0] : "compare";
+const option = (name: string): string | undefined => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const runs = Number(option("runs") ?? 5);
+const budget = Number(option("budget") ?? 120);
+
+// ---------------------------------------------------------------------------------- children
+
+function child(args: string[], pin: boolean): Record<string, any> {
+  const [cmd, full] = pin ? ["taskset", ["-c", "0", node, ...args]] : [node, args];
+  const r = spawnSync(cmd, full, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${[cmd, ...full].join(" ")} failed (${r.status ?? r.signal})`);
+  const lines = r.stdout.trim().split("\n");
+  return JSON.parse(lines[lines.length - 1]!);
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+};
+const seconds = (since: number): number => Math.round((performance.now() - since) / 100) / 10;
+
+/** cellworker on one dataset: cold start, warm starts, then every step, each in a fresh process. */
+function measureCellworker(d: Dataset, pin: boolean, withH5: boolean): Record<string, unknown> {
+  const runDataset = join(root, "bench", "run-dataset.ts");
+  const cacheDir = mkdtempSync(join(tmpdir(), "cellworker-bench-"));
+  const started = performance.now();
+  try {
+    log(`${d.name}: cellworker ${pin ? "pinned to one CPU" : "on all cores"}: cold start`);
+    const cold = child([runDataset, "cold", d.path, cacheDir], pin);
+    log(`${d.name}: warm starts`);
+    const warm = Array.from({ length: Math.max(3, runs) }, () => child([runDataset, "warm", d.path, cacheDir], pin));
+    log(`${d.name}: steps`);
+    const stepsOut = child([runDataset, "steps", d.path, cacheDir, String(runs), String(budget)], pin);
+    let coldH5: Record<string, unknown> | undefined;
+    if (withH5 && d.h5) {
+      log(`${d.name}: cold start from the .h5`);
+      const h5Cache = mkdtempSync(join(tmpdir(), "cellworker-bench-h5-"));
+      try { coldH5 = child([runDataset, "cold", d.h5, h5Cache], pin); } finally { rmSync(h5Cache, { recursive: true, force: true }); }
+    }
+    const { steps, peakRssMiB: stepsRss, warmOpenMs: _w, ...about } = stepsOut;
+    return {
+      cpus: pin ? 1 : availableParallelism(),
+      ...about,
+      coldStart: { ms: cold.ms, readMs: cold.readMs, preprocessMs: cold.preprocessMs, cacheWriteMs: cold.cacheWriteMs, peakRssMiB: cold.peakRssMiB },
+      ...(coldH5 ? { coldStartFromH5: { ms: coldH5.ms, readMs: coldH5.readMs, preprocessMs: coldH5.preprocessMs, peakRssMiB: coldH5.peakRssMiB } } : {}),
+      warmStart: { medianMs: median(warm.map((w) => w.ms)), samplesMs: warm.map((w) => w.ms), peakRssMiB: Math.max(...warm.map((w) => w.peakRssMiB)) },
+      steps,
+      peakRssMiB: { coldStart: cold.peakRssMiB, serving: stepsRss, max: Math.max(cold.peakRssMiB, stepsRss, ...(coldH5 ? [coldH5.peakRssMiB as number] : [])) },
+      seconds: seconds(started),
+    };
+  } finally {
+    rmSync(cacheDir, { recursive: true, force: true });
+  }
+}
+
+/** The Seurat reference on one dataset, pinned to one CPU with single-threaded BLAS. */
+function measureSeurat(d: Dataset): Record<string, unknown> {
+  checkSeuratScriptLists();
+  const rdsDir = mkdtempSync(join(tmpdir(), "cellworker-bench-rds-"));
+  const started = performance.now();
+  log(`${d.name}: Seurat reference (one thread)`);
+  try {
+    const args = [join(root, "bench", "seurat.R"), d.path, String(runs), String(budget), rdsDir, ...(d.h5 ? [d.h5] : [])];
+    const r = spawnSync("taskset", ["-c", "0", "Rscript", ...args], {
+      encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 26,
+      env: { ...process.env, OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1", RCPP_PARALLEL_NUM_THREADS: "1" },
+    });
+    if (r.status !== 0) throw new Error(`Rscript bench/seurat.R failed (${r.status ?? r.signal})`);
+    return { ...JSON.parse(r.stdout), cpus: 1, seconds: seconds(started) };
+  } finally {
+    rmSync(rdsDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `--reference-from FILE`: the Seurat entry of an earlier `npm run bench` output for this
+ * dataset, instead of running R again (the reference does not change when cellworker does;
+ * at 100k cells it takes ~25 min). The entry says where it came from.
+ */
+function reusedSeurat(file: string, dataset: string): Record<string, unknown> {
+  const doc = JSON.parse(readFileSync(resolve(file), "utf8"));
+  const entry = (doc.results?.results as Json[] | undefined)?.find((r) => r.dataset === dataset);
+  if (!entry?.seurat) throw new Error(`${file} has no Seurat results for ${dataset}`);
+  log(`${dataset}: Seurat reference reused from ${file}`);
+  return { ...entry.seurat, reusedFrom: { file, command: doc.results.command, date: doc.environment?.date } };
+}
+
+/** bench/seurat.R must ask for the same genes as bench/steps.ts. */
+function checkSeuratScriptLists(): void {
+  const text = readFileSync(join(root, "bench", "seurat.R"), "utf8");
+  const list = (name: string): string[] => {
+    const m = new RegExp(`${name} <- c\\(([^)]*)\\)`).exec(text);
+    return m ? [...m[1]!.matchAll(/"([^"]+)"/g)].map((x) => x[1]!) : [];
+  };
+  const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+  if (!same(list("GENES2"), GENES2) || !same(list("GENES50"), GENES50) || !same(list("DOTPLOT_GENES"), DOTPLOT_GENES) || !text.includes(`LIST_FILTER <- "${LIST_FILTER}"`)) {
+    throw new Error("bench/seurat.R and bench/steps.ts ask for different genes");
+  }
+}
+
+// ---------------------------------------------------------------------------------- report
+
+type Json = Record<string, any>;
+
+function stepMs(side: Json | undefined, step: string): number | undefined {
+  if (!side) return undefined;
+  if (step === "coldStart") return side.coldStart?.ms ?? side.coldStart?.totalMs;
+  if (step === "warmStart") return side.warmStart?.medianMs ?? side.warmStart?.ms;
+  const s = side.steps?.[step];
+  return s && typeof s.medianMs === "number" ? s.medianMs : undefined;
+}
+
+const ratioOf = (a: number | undefined, b: number | undefined): number | null =>
+  a === undefined || b === undefined || b <= 0 ? null : Math.round((a / b) * 1000) / 1000;
+
+const ABSOLUTE_TARGETS_100K: [string, string, number][] = [
+  ["warmStart", "warm start ≤ 3 s", 3000],
+  ["geneExpression2", "GeneExpression (2 genes) ≤ 30 ms", 30],
+  ["listGenes", "ListGenes ≤ 5 ms", 5],
+  ["differentialExpression", "DifferentialExpression ≤ 1 s", 1000],
+  ["markerHeatmap", "MarkerHeatmap ≤ 3 s", 3000],
+];
+
+function targets(name: string, cw: Json, ratio: Json | null): Json[] {
+  const out: Json[] = [];
+  const big = name !== "pbmc3k";
+  if (ratio) {
+    const limit = big ? 0.5 : 1.0;
+    for (const [step, r] of Object.entries(ratio)) {
+      if (typeof r === "number") out.push({ target: `${step}: ratio ≤ ${limit}`, value: r, met: r <= limit });
+      else out.push({ target: `${step}: ratio ≤ ${limit}`, value: null, met: null, note: "not measured on both sides" });
+    }
+  }
+  if (name === "resampled_100k") {
+    for (const [step, target, limit] of ABSOLUTE_TARGETS_100K) {
+      const v = stepMs(cw, step);
+      out.push({ target, valueMs: v ?? null, met: v === undefined ? null : v <= limit, ...(v === undefined ? { note: "not available" } : {}) });
+    }
+    const rss = cw.peakRssMiB?.max as number;
+    out.push({ target: "peak RSS ≤ 3 GiB", valueMiB: rss, met: rss <= 3072 });
+  }
+  return out;
+}
+
+async function ensureData(d: Dataset): Promise<void> {
+  if (!d.make || existsSync(join(d.path, "matrix.mtx.gz"))) return;
+  log(`${d.name}: making it (npm run bench -- make-data ${d.make.join(" ")})`);
+  await makeData(parseMakeDataArgs(d.make), log);
+}
+
+async function benchCompare(): Promise<unknown> {
+  const reference = option("reference");
+  if (reference !== undefined && reference !== "seurat") throw new Error(`unknown reference "${reference}" (only seurat)`);
+  const referenceFrom = option("reference-from");
+  if (referenceFrom && !reference) throw new Error("--reference-from needs --reference seurat");
+  const cpusOpt = option("cpus") ?? (reference ? "both" : "all");
+  if (!["all", "1", "both"].includes(cpusOpt)) throw new Error("--cpus is all, 1 or both");
+  const wanted = option("datasets")?.split(",");
+  const all = datasets(true);
+  const chosen = wanted ? wanted.map((w) => all.find((d) => d.name === w) ?? fail(`unknown dataset ${w} (${all.map((d) => d.name).join(", ")})`)) : all;
+  const results: Json[] = [];
+  for (const d of chosen) {
+    await ensureData(d);
+    const started = performance.now();
+    const entry: Json = { dataset: d.name, input: d.path, ...(d.h5 ? { h5: d.h5 } : {}), loadAverageAtStart: loadavg().map((x) => Math.round(x * 100) / 100) };
+    const attempt = (key: string, fn: () => Json): void => {
+      try { entry[key] = fn(); } catch (err) { log(`${d.name}: ${key} failed: ${(err as Error).message}`); entry.errors = { ...entry.errors, [key]: (err as Error).message }; }
+    };
+    if (cpusOpt !== "1") attempt("cellworker", () => measureCellworker(d, false, true));
+    if (cpusOpt !== "all") attempt("cellworkerOneCpu", () => measureCellworker(d, true, false));
+    if (reference) attempt("seurat", () => (referenceFrom ? reusedSeurat(referenceFrom, d.name) : measureSeurat(d)));
+    const cwForRatio = entry.cellworkerOneCpu ?? entry.cellworker;
+    const cw = entry.cellworker ?? entry.cellworkerOneCpu;
+    if (entry.seurat) {
+      entry.ratio = Object.fromEntries(Object.keys(STEPS).map((s) => [s, ratioOf(stepMs(cwForRatio, s), stepMs(entry.seurat, s))]));
+      if (entry.cellworker && entry.cellworkerOneCpu) {
+        entry.ratioAllCores = Object.fromEntries(Object.keys(STEPS).map((s) => [s, ratioOf(stepMs(entry.cellworker, s), stepMs(entry.seurat, s))]));
+      }
+    }
+    entry.targets = cw ? targets(d.name, cw, entry.ratio ?? null) : [];
+    entry.seconds = seconds(started);
+    entry.loadAverageAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);
+    results.push(entry);
+    log(`${d.name}: done in ${entry.seconds} s`);
+  }
+  const table = results.flatMap((r) => Object.keys(STEPS).map((s) => ({
+    dataset: r.dataset, step: s,
+    cellworkerMs: stepMs(r.cellworker, s) ?? null,
+    ...(r.cellworkerOneCpu ? { cellworkerOneCpuMs: stepMs(r.cellworkerOneCpu, s) ?? null } : {}),
+    ...(r.seurat ? { seuratMs: stepMs(r.seurat, s) ?? null, ratio: r.ratio[s] } : {}),
+  })));
+  return {
+    command: `npm run bench -- ${argv.join(" ")}`.trim(),
+    options: { runs, budgetSeconds: budget, reference: reference ?? null, referenceFrom: option("reference-from") ?? null, cpus: cpusOpt },
+    method: {
+      timing: `Each step: one warm-up run, then up to ${runs} timed runs while its ${budget} s budget lasts; medianMs is their median. A step whose first run alone exceeds budget / (runs + 1) is timed once (runs: 1, warmup: false). Cold start: one run; warm start: the median of ${Math.max(3, runs)} fresh processes.`,
+      processes: "Every cellworker measurement runs in a fresh child process (cold start, each warm start, then all steps in one process); peakRssMiB is that process's maxRSS. Seurat runs in one Rscript process per dataset; its peakRssMiB is VmHWM.",
+      memoisation: "Steps whose result the Experiment memoises (GetEmbedding, MarkerHeatmap, DotPlot, DifferentialExpression) run on a fresh Experiment object per run (same loaded data, empty memo): medianMs is a first request, memoisedMs a repeat on the same object. ClusterCells louvain 0.8 is answered from preprocessing (servedMs); the timed step is the SNN + Louvain computation on the memoised kNN, as Seurat's FindClusters reuses its stored graph.",
+      threads: "ratio = cellworker pinned to one CPU (taskset -c 0, so scran.js runs one thread) / Seurat pinned to the same CPU with OPENBLAS_NUM_THREADS=1 and future sequential (uwot n_threads 1, Rtsne 1 thread). ratioAllCores uses cellworker on all cores. Absolute targets use cellworker on all cores.",
+      inputs: "Both sides read the same 10x Matrix Market folder for the cold start; for resampled_100k the same data as Cell Ranger .h5 is also read (coldStartFromH5, Seurat readH5Ms).",
+    },
+    steps: Object.fromEntries(Object.entries(STEPS).map(([k, [cw, seurat]]) => [k, { cellworker: cw, seurat }])),
+    results,
+    table,
+  };
+}
+
+function fail(message: string): never { throw new Error(message); }
+
+// ---------------------------------------------------------------------------------- tasks, load
+
+async function benchTasks(): Promise<unknown> {
+  const per: Json = {};
+  const ds = datasets(false);
+  for (const d of ds) {
+    const cw = measureCellworker(d, false, false);
+    for (const [step, out] of Object.entries(cw.steps as Json)) {
+      per[step] ??= {};
+      per[step][d.name] = typeof out.medianMs === "number" ? out.medianMs : `not available (${out.code})`;
+    }
+    per.warmStart ??= {}; per.warmStart[d.name] = (cw.warmStart as Json).medianMs;
+  }
+  return { unit: "ms (median)", datasets: ds.map((d) => d.name), tasks: per };
 }
 
 function openOnce(path: string, cacheDir: string): Record<string, number | string> {
-  const out = execFileSync(process.execPath, [join(root, "bench", "open-once.ts"), path, cacheDir], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  const out = execFileSync(node, [join(root, "bench", "open-once.ts"), path, cacheDir], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
   return JSON.parse(out);
 }
 
@@ -51,13 +330,20 @@ function benchLoad(): unknown {
   });
 }
 
-const suites: Record<string, () => unknown | Promise<unknown>> = { load: benchLoad };
+const suites: Record<string, () => unknown | Promise<unknown>> = {
+  compare: benchCompare,
+  tasks: benchTasks,
+  load: benchLoad,
+  "make-data": () => makeData(parseMakeDataArgs(argv.slice(1)), log),
+  // 1,000 mixed cheap requests through the emulated queue (report also in reliability/)
+  "load-queue": () => runLoadQueue({}, argv.slice(1)),
+};
 
-const [suite = "load"] = process.argv.slice(2);
-const run = suites[suite];
+const run = suites[suiteArg];
 if (!run) {
-  process.stderr.write(`unknown benchmark "${suite}"; choose one of: ${Object.keys(suites).join(", ")}\n`);
+  process.stderr.write(`unknown benchmark "${suiteArg}"; choose one of: ${Object.keys(suites).join(", ")}\n`);
   process.exit(2);
 }
+const started = performance.now();
 const results = await run();
-process.stdout.write(JSON.stringify({ suite, environment: environment(), results }, null, 2) + "\n");
+process.stdout.write(JSON.stringify({ suite: suiteArg, environment: environment(), seconds: seconds(started), results }, null, 2) + "\n");

@@ -1,0 +1,41 @@
+/**
+ * What the benchmark asks of cellworker and of the Seurat reference, in one place: the step
+ * names, what each maps to on each side, and the gene lists (bench/seurat.R holds the same
+ * lists; a check in bench.ts reads them back from that file so the two cannot drift).
+ */
+
+export const GENES2 = ["MS4A1", "CD3E"] as const;
+
+/** 50 PBMC marker genes present in pbmc3k and in the stacked 12k (hence in the resampled data). */
+export const GENES50 = [
+  "CD3E", "CD3D", "CD2", "IL7R", "CCR7", "LEF1", "TCF7", "CD8A", "CD8B", "GZMK", "GZMA",
+  "GZMB", "GZMH", "PRF1", "NKG7", "GNLY", "KLRD1", "KLRB1", "FCGR3A", "MS4A7", "CD14", "LYZ",
+  "S100A8", "S100A9", "FCN1", "VCAN", "CST3", "FCER1A", "CLEC10A", "CD1C", "MS4A1", "CD79A",
+  "CD79B", "CD19", "BANK1", "CD74", "HLA-DRA", "TCL1A", "PPBP", "PF4", "GP9", "HBB", "HBA1",
+  "CD4", "FOXP3", "IL2RA", "CTLA4", "MKI67", "TOP2A", "ITGAX",
+] as const;
+
+export const DOTPLOT_GENES = ["CD3E", "MS4A1", "CD14", "LYZ", "NKG7", "GNLY", "FCGR3A", "PPBP", "CST3", "IL7R"] as const;
+
+/** ListGenes filter: gene names starting with CD. */
+export const LIST_FILTER = "^CD";
+
+/** Step → [cellworker request, Seurat 4.3 equivalent], in report order. */
+export const STEPS: Record<string, [string, string]> = {
+  coldStart: ["openExperiment, no cache: read the 10x folder, QC, LogNormalize, vst HVGs, PCA (50), kNN + SNN + Louvain (0.8), write the processed-state cache",
+    "Read10X + CreateSeuratObject + NormalizeData + FindVariableFeatures (vst, 2000) + ScaleData + RunPCA (50) + FindNeighbors (dims 1:30) + FindClusters (0.8)"],
+  warmStart: ["openExperiment in a fresh process from the processed-state cache (hashes the input, reads the cache file)",
+    "readRDS of the processed Seurat object (saved with compress = FALSE)"],
+  umap: ['GetEmbedding {type: "umap"} (first request: kNN k=30 on 30 PCs + UMAP)', "RunUMAP(dims = 1:30, n.neighbors = 30, min.dist = 0.3, uwot)"],
+  tsne: ['GetEmbedding {type: "tsne"} (first request: kNN + t-SNE, perplexity 30)', "RunTSNE(dims = 1:30, perplexity = 30, Rtsne)"],
+  clusterCells: ["SNN graph + Louvain at resolution 0.8 on the memoised kNN (ClusterCells' computation; servedMs = the task, answered from preprocessing)",
+    "FindClusters(resolution = 0.8) on the stored SNN graph"],
+  differentialExpression: ['DifferentialExpression {cellSet: "louvain-0", compareWith: "rest"} (Wilcoxon over all genes), first page of 50 by p_val_adj',
+    'FindMarkers(ident.1 = "0") (defaults: wilcox via limma, logfc.threshold 0.25, min.pct 0.1)'],
+  markerHeatmap: ['MarkerHeatmap {nGenes: 5, selectedCellSet: "louvain"}',
+    "FindAllMarkers(only.pos = TRUE, max.cells.per.ident = 1000) + top 5 per cluster by log2FC, each gene once"],
+  geneExpression2: ["GeneExpression 2 genes (all cells, stats)", "GetAssayData(slot = 'data')[genes, ] as cells x genes sparse + mean, sd, 95th percentile"],
+  geneExpression50: ["GeneExpression 50 genes", "the same for 50 genes"],
+  listGenes: ['ListGenes, filter "^CD", by dispersions DESC, page of 50', 'HVFInfo filtered by grepl("^CD"), ordered by variance.standardized, head(50)'],
+  dotPlot: ['DotPlot, 10 custom genes, groupBy "louvain", no filter', 'DotPlot(features = 10 genes, group.by = "seurat_clusters")$data'],
+};
