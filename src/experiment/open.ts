@@ -35,6 +35,7 @@ export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
     cacheFile = cacheFileFor(opts.cacheDir, inputHash);
     const hit = await readCache(cacheFile, inputHash, path);
     if (hit.status === "hit") {
+      checkMemoryBudget(hit.data.matrix.indices.length, hit.data.matrix.nCells);
       loaded = { data: hit.data, state: hit.state };
       cacheStatus = "hit";
     } else {
@@ -47,6 +48,7 @@ export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
     const started = Date.now();
     const data = await loadData(format, path);
     log(`read ${format}: ${data.matrix.nCells} cells x ${data.matrix.nGenes} genes from ${data.matrixSource}`, { ms: Date.now() - started });
+    checkMemoryBudget(data.matrix.indices.length, data.matrix.nCells);
     for (const note of data.notes) log(note);
     const t = Date.now();
     const state = await preprocess(data);
@@ -63,6 +65,22 @@ export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
   }
   const cellSets = opts.cellSetsFile ? await readCellSetsFile(opts.cellSetsFile) : defaultCellSets(loaded.data, loaded.state);
   return new Experiment(loaded.data, loaded.state, cellSets, { status: cacheStatus, file: cacheFile, ...(reason ? { reason } : {}) });
+}
+
+/**
+ * A worker holds one experiment (as the original's pods do); `CELLWORKER_MEMORY_BUDGET_MB`
+ * caps what that experiment may need, so an experiment too large for the machine is refused
+ * with a clear error instead of the process being killed for running out of memory. The
+ * estimate is what preprocessing holds at its peak: about 20 bytes per non-zero (the matrix,
+ * its scaled HVG copy and PCA work space) plus 1 KiB per cell (PCs, neighbours, graph).
+ */
+export function checkMemoryBudget(nonZeros: number, nCells: number, env: NodeJS.ProcessEnv = process.env): void {
+  const budgetMb = Number(env.CELLWORKER_MEMORY_BUDGET_MB);
+  if (!(budgetMb > 0)) return;
+  const neededMb = Math.ceil((nonZeros * 20 + nCells * 1024) / 2 ** 20);
+  if (neededMb > budgetMb) {
+    throw new WorkerError(ErrorCode.DATA_UNSUPPORTED, `This experiment (${nCells} cells, ${nonZeros} non-zero values) needs about ${neededMb} MiB, more than this worker's memory budget of ${budgetMb} MiB.`);
+  }
 }
 
 export async function readCellSetsFile(file: string): Promise<CellClass[]> {

@@ -128,3 +128,15 @@ test("--out writes the response to a file and keeps stdout empty", (t) => {
   assert.equal(r.stdout, "");
   assert.equal(JSON.parse(readFileSync(out, "utf8")).response.error, false);
 });
+
+test("an experiment over CELLWORKER_MEMORY_BUDGET_MB is refused with a clear error, not an out-of-memory kill", () => {
+  const r = spawnSync(process.execPath, [CLI, "inspect", "--data", PBMC_SMALL, "--no-cache"], {
+    encoding: "utf8", cwd: ROOT, env: { ...process.env, CELLWORKER_MEMORY_BUDGET_MB: "0.01" },
+  });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr.trim().split("\n").at(-1)!, /^cellworker: DATA_UNSUPPORTED: This experiment \(80 cells, 4456 non-zero values\) needs about 1 MiB, more than this worker's memory budget of 0.01 MiB\.$/);
+  const ok = spawnSync(process.execPath, [CLI, "inspect", "--data", PBMC_SMALL, "--no-cache"], {
+    encoding: "utf8", cwd: ROOT, env: { ...process.env, CELLWORKER_MEMORY_BUDGET_MB: "64" },
+  });
+  assert.equal(ok.status, 0, ok.stderr);
+});
