@@ -3,9 +3,10 @@
  * a realistic large experiment made of real cells. Each new cell is a real cell drawn at random
  * (with replacement) from the source dataset, its counts binomially thinned (every UMI kept with
  * probability P, default 0.8), so the new cells keep real expression profiles and sample labels
- * while no two are identical. Written twice, as a Cell Ranger v3 HDF5 file
- * (`filtered_feature_bc_matrix.h5`) and as a 10x Matrix Market folder (`mtx/`, with an
- * `annotations.csv` holding each cell's sample and source barcode). Same seed, same bytes.
+ * while no two are identical (almost surely: thinning thousands of UMIs twice the same way is
+ * vanishingly unlikely). Written twice, as a Cell Ranger v3 HDF5 file
+ * (`filtered_feature_bc_matrix.h5`) and as a 10x Matrix Market folder (`mtx/`, with an `annotations.csv` holding each cell's sample and source barcode). Same seed, same Matrix Market
+ * bytes and the same HDF5 contents (the .h5 bytes differ only in HDF5 object timestamps).
  *
  * Default source: ../shared/data/pbmc_stacked_12k_multisample, else the bundled pbmc3k.
  * Default output: bench/data/resampled_<N>.
