@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { TestContext } from "node:test";
 import type { ProcessedState } from "../src/experiment/preprocess.ts";
+import assert from "node:assert/strict";
+import { WorkerError } from "../src/result/errors.ts";
 
 export const ROOT = resolve(import.meta.dirname, "..");
 export const PBMC_SMALL = join(ROOT, "data", "pbmc_small");
@@ -29,4 +31,16 @@ export function zeroState(nCells: number, nGenes: number, over: Partial<Processe
     louvain: new Int32Array(nCells),
     ...over,
   };
+}
+
+/** Asserts a loader error: a WorkerError of `code`, one line, naming `file` (and matching `pattern`). */
+export async function rejectsNamingFile(p: Promise<unknown>, code: string, file: string, pattern?: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof WorkerError, `expected WorkerError, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    assert.ok(err.message.includes(file), `message names ${file}: ${err.message}`);
+    if (pattern) assert.match(err.message, pattern);
+    assert.ok(!err.message.includes("\n"), `one line: ${err.message}`);
+    return true;
+  });
 }

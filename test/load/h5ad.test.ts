@@ -5,8 +5,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { loadH5ad } from "../../src/experiment/load/h5ad.ts";
 import type { GeneMajorMatrix, LoadedData, ObsColumn } from "../../src/experiment/types.ts";
-import { WorkerError } from "../../src/result/errors.ts";
-import { H5_FIXTURES, PBMC_SMALL, tempDir } from "../helpers.ts";
+import { H5_FIXTURES, PBMC_SMALL, tempDir, rejectsNamingFile } from "../helpers.ts";
 
 const GENERATED = join(H5_FIXTURES, "generated");
 const fixture = (name: string): string => join(H5_FIXTURES, name);
@@ -128,16 +127,7 @@ function checkGenesAndCells(d: LoadedData): void {
 
 const iota = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
-async function rejectsWith(p: Promise<unknown>, code: string, file: string, pattern?: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof WorkerError, `expected WorkerError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    assert.ok(err.message.includes(file), `message names ${file}: ${err.message}`);
-    if (pattern) assert.match(err.message, pattern);
-    assert.ok(!err.message.includes("\n"), `one line: ${err.message}`);
-    return true;
-  });
-}
+const rejectsWith = rejectsNamingFile;
 
 // --- the four copied fixtures ------------------------------------------------------------------
 

@@ -5,8 +5,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { loadTenxH5 } from "../../src/experiment/load/tenx-h5.ts";
 import type { GeneMajorMatrix, LoadedData } from "../../src/experiment/types.ts";
-import { WorkerError } from "../../src/result/errors.ts";
-import { H5_FIXTURES, PBMC_SMALL, tempDir } from "../helpers.ts";
+import { H5_FIXTURES, PBMC_SMALL, tempDir, rejectsNamingFile } from "../helpers.ts";
 
 const GENERATED = join(H5_FIXTURES, "generated");
 
@@ -72,16 +71,7 @@ function checkPbmcSmall(d: LoadedData, barcodeSuffix = ""): void {
   }
 }
 
-async function rejectsWith(p: Promise<unknown>, code: string, file: string, pattern?: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof WorkerError, `expected WorkerError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    assert.ok(err.message.includes(file), `message names ${file}: ${err.message}`);
-    if (pattern) assert.match(err.message, pattern);
-    assert.ok(!err.message.includes("\n"), `one line: ${err.message}`);
-    return true;
-  });
-}
+const rejectsWith = rejectsNamingFile;
 
 test("cellranger_v3.h5: counts, genes, barcodes equal the 10x mtx", async () => {
   const d = await loadTenxH5(join(H5_FIXTURES, "cellranger_v3.h5"));
