@@ -12,6 +12,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { startEmulators, type Emulators } from "../../src/infra/emulators.ts";
 import { localNames, provision, LOCAL_CREDENTIALS, type Provisioned } from "../../src/infra/provision.ts";
+import { onLines } from "../../src/infra/lines.ts";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 export const CLI = join(ROOT, "src", "cli.ts");
@@ -159,16 +160,9 @@ export function spawnServe(env: NodeJS.ProcessEnv): ServeProcess {
   const proc = spawn(process.execPath, [CLI, "serve"], { env, stdio: ["ignore", "ignore", "pipe"] });
   const logs: { at: number; line: string }[] = [];
   const waiters: { pattern: RegExp; resolve: (l: string | null) => void }[] = [];
-  let buffer = "";
-  proc.stderr!.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString();
-    let nl;
-    while ((nl = buffer.indexOf("\n")) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      logs.push({ at: Date.now(), line });
-      for (const w of [...waiters]) if (w.pattern.test(line)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(line); }
-    }
+  onLines(proc.stderr!, (line) => {
+    logs.push({ at: Date.now(), line });
+    for (const w of [...waiters]) if (w.pattern.test(line)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(line); }
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on("exit", (code, signal) => {
     for (const w of waiters.splice(0)) w.resolve(null);

@@ -15,6 +15,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { startEmulators, type Emulators } from "../../src/infra/emulators.ts";
 import { localNames, provision, LOCAL_CREDENTIALS, type Provisioned } from "../../src/infra/provision.ts";
 import { CLI, PBMC3K } from "../helpers.ts";
+import { onLines } from "../../src/infra/lines.ts";
 
 export const EXPERIMENT = "e52b39624588791a7889e39c617f669e";
 const REGION = "eu-west-1";
@@ -136,16 +137,9 @@ export function spawnWorker(env: NodeJS.ProcessEnv): WorkerProcess {
   const proc = spawn(process.execPath, [CLI, "serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
   const logs: string[] = [];
   const waiters: { pattern: RegExp; resolve: (l: string) => void }[] = [];
-  let buffer = "";
-  proc.stderr!.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString();
-    let nl;
-    while ((nl = buffer.indexOf("\n")) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      logs.push(line);
-      for (const w of [...waiters]) if (w.pattern.test(line)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(line); }
-    }
+  onLines(proc.stderr!, (line) => {
+    logs.push(line);
+    for (const w of [...waiters]) if (w.pattern.test(line)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(line); }
   });
   proc.stdout!.resume();
   const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));

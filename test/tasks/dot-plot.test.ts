@@ -13,10 +13,10 @@ import { groupsDigest } from "../../src/tasks/shared/markers.ts";
 import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
 import type { CellClass } from "../../src/experiment/cell-sets/cell-sets.ts";
-import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
+import { ErrorCode } from "../../src/result/errors.ts";
 import { reference } from "../science/reference.ts";
 import { PBMC3K, PBMC_SMALL } from "../helpers.ts";
-import { runBody } from "../task-helpers.ts";
+import { runBody, rejectsWith as rejectsWithError } from "../task-helpers.ts";
 
 interface DotCase {
   children: { key: string; name: string; cells: number[] }[];
@@ -52,14 +52,8 @@ async function run(exp: Experiment, body: Record<string, unknown>): Promise<DotP
   return (await runBody(dotPlotTask, exp, { name: "DotPlot", ...body })) as DotPlotResult | [];
 }
 
-async function rejectsWith(exp: Experiment, body: Record<string, unknown>, code: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(run(exp, body), (err: unknown) => {
-    assert.ok(err instanceof WorkerError, String(err));
-    assert.equal(err.code, code);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
+const rejectsWith = (exp: Experiment, body: Record<string, unknown>, code: string, pattern: RegExp): Promise<void> =>
+  rejectsWithError(run(exp, body), code, pattern);
 
 const relClose = (a: number, b: number, tol = 1e-9): boolean => a === b || Math.abs(a - b) <= tol * Math.abs(b);
 

@@ -10,9 +10,9 @@ import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
 import type { CellClass } from "../../src/experiment/cell-sets/cell-sets.ts";
 import { twoSidedP } from "../../src/numerics/stats/wilcoxon.ts";
-import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
+import { ErrorCode } from "../../src/result/errors.ts";
 import { PBMC3K, PBMC_SMALL } from "../helpers.ts";
-import { runBody } from "../task-helpers.ts";
+import { runBody, rejectsWith as rejectsWithError } from "../task-helpers.ts";
 
 const small = await openExperiment({ path: PBMC_SMALL, cacheDir: null });
 const pbmc = await openExperiment({ path: PBMC3K, cacheDir: join(tmpdir(), "cellworker-test-cache") });
@@ -24,14 +24,8 @@ async function run(exp: Experiment, body: Record<string, unknown>): Promise<Resu
   return (await runBody(markerHeatmapTask, exp, { name: "MarkerHeatmap", ...body })) as Result;
 }
 
-async function rejectsWith(exp: Experiment, body: Record<string, unknown>, code: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(run(exp, body), (err: unknown) => {
-    assert.ok(err instanceof WorkerError, String(err));
-    assert.equal(err.code, code);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
+const rejectsWith = (exp: Experiment, body: Record<string, unknown>, code: string, pattern: RegExp): Promise<void> =>
+  rejectsWithError(run(exp, body), code, pattern);
 
 /** An experiment over the same data with these cell sets (and a fresh memo). */
 const withSets = (base: Experiment, sets: CellClass[], cellIds?: Int32Array): Experiment =>
