@@ -7,8 +7,8 @@
  *   npm run infra [-- --port 4566 --dynamo-port 4567 --verbose]
  */
 import { parseArgs } from "node:util";
-import { startEmulators } from "../src/infra/emulators.ts";
-import { DEMO_EXPERIMENT_ID, localNames, provision } from "../src/infra/provision.ts";
+import { startEmulators } from "../tools/infra/emulators.ts";
+import { DEMO_EXPERIMENT_ID, localNames, provision } from "../tools/infra/provision.ts";
 
 const USAGE = "usage: npm run infra [-- --port N (default 4566)] [--dynamo-port N (default 4567)] [--verbose]";
 

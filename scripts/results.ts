@@ -4,8 +4,8 @@
  * deletes them). Without --follow it prints what is waiting and exits.
  */
 import { parseArgs } from "node:util";
-import { followResults } from "../src/infra/results.ts";
-import { localNames } from "../src/infra/provision.ts";
+import { followResults } from "../tools/infra/results.ts";
+import { localNames } from "../tools/infra/provision.ts";
 
 const USAGE = "usage: npm run results -- [--follow] [--full] [--endpoint URL] [--queue NAME] [--region REGION]";
 

@@ -10,9 +10,9 @@ import { join, resolve } from "node:path";
 import {
   CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient,
 } from "@aws-sdk/client-sqs";
-import { startEmulators, type Emulators } from "../../src/infra/emulators.ts";
-import { localNames, provision, LOCAL_CREDENTIALS, type Provisioned } from "../../src/infra/provision.ts";
-import { onLines } from "../../src/infra/lines.ts";
+import { startEmulators, type Emulators } from "../../tools/infra/emulators.ts";
+import { localNames, provision, LOCAL_CREDENTIALS, type Provisioned } from "../../tools/infra/provision.ts";
+import { onLines } from "../../tools/infra/lines.ts";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 export const CLI = join(ROOT, "src", "cli.ts");

@@ -12,10 +12,10 @@ import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { GetObjectCommand, S3Client, type GetObjectCommandOutput } from "@aws-sdk/client-s3";
 import { DynamoDBClient, GetItemCommand, type GetItemCommandOutput } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { canonicalQueueUrl, rewriteQueueUrl, startEmulators, type Emulators } from "../../src/infra/emulators.ts";
-import { DEMO_EXPERIMENT_ID, LOCAL_CREDENTIALS, localNames, provision, type Provisioned } from "../../src/infra/provision.ts";
-import { followResults, summarizeMessage } from "../../src/infra/results.ts";
-import { queryErrorXml, queryResponseXml, queryToJson } from "../../src/infra/sqs-query.ts";
+import { canonicalQueueUrl, rewriteQueueUrl, startEmulators, type Emulators } from "../../tools/infra/emulators.ts";
+import { DEMO_EXPERIMENT_ID, LOCAL_CREDENTIALS, localNames, provision, type Provisioned } from "../../tools/infra/provision.ts";
+import { followResults, summarizeMessage } from "../../tools/infra/results.ts";
+import { queryErrorXml, queryResponseXml, queryToJson } from "../../tools/infra/sqs-query.ts";
 import { PBMC3K } from "../helpers.ts";
 
 const REGION = "eu-west-1";

@@ -8,7 +8,7 @@
  * - S3: `s3rver` 3.7.1 (it implements object tagging, which fauxqs does not; credentials
  *   S3RVER/S3RVER). Its XML parser turns numeric-looking tag values into numbers, so test ids
  *   contain letters;
- * - SQS: the fauxqs emulator (src/infra/emulators.ts), also SNS for the 2021 path;
+ * - SQS: the fauxqs emulator (tools/infra/emulators.ts), also SNS for the 2021 path;
  * - the API: a stub that records cell-set PATCHes and fails on demand.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -23,7 +23,7 @@ import { decompress } from "fzstd";
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
-import { startEmulators, type Emulators } from "../../src/infra/emulators.ts";
+import { startEmulators, type Emulators } from "../../tools/infra/emulators.ts";
 
 const require = createRequire(import.meta.url);
 const REGION = "eu-west-1";

@@ -1,5 +1,5 @@
 /**
- * The emulators' fault switch (src/infra/faults.ts) as the AWS SDK sees it: `down` drops the
+ * The emulators' fault switch (tools/infra/faults.ts) as the AWS SDK sees it: `down` drops the
  * connection, `unavailable` is a 503, `throttle` the service's own throttling error; the SDK
  * retries each (3 attempts); `only` and `count` narrow a fault; requests are recorded; SQS in
  * the query protocol gets its XML error; the stand-alone proxy passes requests through.
@@ -10,8 +10,8 @@ import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClien
 import { CreateTopicCommand, PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
-import { startEmulators, type Emulators } from "../../src/infra/emulators.ts";
-import { startFaultProxy } from "../../src/infra/faults.ts";
+import { startEmulators, type Emulators } from "../../tools/infra/emulators.ts";
+import { startFaultProxy } from "../../tools/infra/faults.ts";
 
 let emu: Emulators;
 let sqs: SQSClient;

@@ -1,6 +1,6 @@
 /**
  * `cellworker serve` (today's protocol: results in S3 under the ETag, socket.io events through
- * Redis) while S3 fails: s3rver behind a fault-injecting proxy (src/infra/faults.ts). S3 down
+ * Redis) while S3 fails: s3rver behind a fault-injecting proxy (tools/infra/faults.ts). S3 down
  * altogether for a while (duplicate check, sync, cell sets and upload all fail), uploads
  * throttled with S3's `SlowDown`, and a cell-sets object that is not JSON. The worker waits
  * faults out and answers once, stores the result once, and answers bad cell sets with
@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { DeleteObjectCommand, GetObjectCommand, GetObjectTaggingCommand } from "@aws-sdk/client-s3";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { PBMC_SMALL } from "../helpers.ts";
-import { startFaultProxy, type FaultProxy } from "../../src/infra/faults.ts";
+import { startFaultProxy, type FaultProxy } from "../../tools/infra/faults.ts";
 import { spawnWorker, stopWorker, type WorkerProcess } from "./harness.ts";
 import {
   BUCKETS, decodeInline, decodeStored, putObject, startRedis, startS3, startSocketHub, startSqs, StubApi,

@@ -1,6 +1,6 @@
 /**
  * `cellworker serve` (2021 protocol) while the infrastructure fails, against the emulators with
- * injected faults (src/infra/faults.ts): SQS receive, SNS publish, the S3 offload upload, the S3
+ * injected faults (tools/infra/faults.ts): SQS receive, SNS publish, the S3 offload upload, the S3
  * sync of the experiment and DynamoDB each down (connection dropped) or throttled (the services'
  * real throttling errors, so the AWS SDK's own retries run) for a few seconds, then back. In
  * every case the worker waits with backoff (requests are counted: no hot loop), nothing is lost,

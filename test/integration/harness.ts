@@ -12,10 +12,10 @@ import {
   CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient,
 } from "@aws-sdk/client-sqs";
 import { S3Client } from "@aws-sdk/client-s3";
-import { startEmulators, type Emulators } from "../../src/infra/emulators.ts";
-import { localNames, provision, LOCAL_CREDENTIALS, type Provisioned } from "../../src/infra/provision.ts";
+import { startEmulators, type Emulators } from "../../tools/infra/emulators.ts";
+import { localNames, provision, LOCAL_CREDENTIALS, type Provisioned } from "../../tools/infra/provision.ts";
 import { CLI, PBMC3K } from "../helpers.ts";
-import { onLines } from "../../src/infra/lines.ts";
+import { onLines } from "../../tools/infra/lines.ts";
 
 export const EXPERIMENT = "e52b39624588791a7889e39c617f669e";
 const REGION = "eu-west-1";
