@@ -104,7 +104,7 @@ export class S3ExperimentProvider implements ExperimentProvider {
     const { s3, bucket, experimentId, dataDir, cacheDir, log } = this.opts;
     if (!this.loaded) hooks.downloading?.();
     const sync = await syncExperiment({ s3, bucket, experimentId, dataDir, memo: this.memo });
-    if (sync.downloaded.length > 0 || !this.loaded) {
+    if (sync.downloaded.length > 0 || sync.removed.length > 0 || !this.loaded) {
       const path = dataPathOf(sync);
       if (!path) throw new WorkerError(ErrorCode.DATA_NOT_FOUND, `No readable data file for experiment ${experimentId} (found: ${sync.files.join(", ")}).`);
       if (sync.downloaded.length > 0) log("experiment data synced from S3", { experimentId, files: sync.downloaded });
