@@ -27,10 +27,11 @@ import { ErrorCode, invalidInput, WorkerError } from "../result/errors.ts";
 export const MAX_GENES = 10_000;
 export const MAX_CELL_IDS = 2_000_000;
 /**
- * Most non-zero values one response may carry (about 25 bytes each in JSON): past this the
- * result would not fit a JSON string, so the request is refused before anything is built.
+ * Most non-zero values one response may carry (about 25 bytes each in JSON) unless the task
+ * context's `limits.maxResultValues` says otherwise: past this the result would not fit a JSON
+ * string, so the request is refused before anything is built.
  */
-export const MAX_VALUES = Number(process.env.MAX_RESULT_VALUES) > 0 ? Number(process.env.MAX_RESULT_VALUES) : 20_000_000;
+export const DEFAULT_MAX_RESULT_VALUES = 20_000_000;
 /** cells drawn per bucket by the heatmap sampler (spec §3.3) */
 export const BUCKET_SIZE = 1000;
 export const DOWNSAMPLE_SEED = 0;
@@ -64,15 +65,21 @@ export default defineTask({
   name: "GeneExpression",
   body: Body,
   cacheable: true,
-  async run(body, { experiment: exp, progress }) {
-    return geneExpression(exp, body, progress);
+  async run(body, { experiment: exp, progress, limits }) {
+    return geneExpression(exp, body, { progress, maxResultValues: limits?.maxResultValues });
   },
 });
+
+export interface GeneExpressionOptions {
+  progress?: (fraction: number) => void;
+  /** DEFAULT_MAX_RESULT_VALUES when absent */
+  maxResultValues?: number | undefined;
+}
 
 export function geneExpression(
   exp: Experiment,
   body: Omit<GeneExpressionBody, "name">,
-  progress: (fraction: number) => void = () => {},
+  { progress = () => {}, maxResultValues: maxValues = DEFAULT_MAX_RESULT_VALUES }: GeneExpressionOptions = {},
 ): GeneExpressionResult {
   const { genes, missing } = resolveGenes(exp, body.genes);
   if (genes.length === 0) {
@@ -81,8 +88,8 @@ export function geneExpression(
   }
   let upperBound = 0;
   for (const g of genes) upperBound += exp.data.matrix.indptr[g + 1]! - exp.data.matrix.indptr[g]!;
-  if (upperBound > MAX_VALUES) {
-    throw new WorkerError(ErrorCode.INVALID_INPUT, `genes: these ${genes.length} genes have ${upperBound} non-zero values, more than one response can carry (${MAX_VALUES}); request fewer genes.`);
+  if (upperBound > maxValues) {
+    throw new WorkerError(ErrorCode.INVALID_INPUT, `genes: these ${genes.length} genes have ${upperBound} non-zero values, more than one response can carry (${maxValues}); request fewer genes.`);
   }
   const rows = selectedCellIds(exp, body);
   const rowMap = rowsByCell(exp, rows);

@@ -13,6 +13,8 @@ export interface TaskContext {
   pagination: unknown;
   /** reports progress of long computations, fraction in [0, 1] */
   progress: (fraction: number, message?: string) => void;
+  /** size limits of the deployment; each task falls back to its own default when absent */
+  limits?: { maxResultValues?: number };
 }
 
 export interface TaskDefinition<S extends z.ZodType = z.ZodType> {

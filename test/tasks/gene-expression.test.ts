@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import geneExpressionTask, { BUCKET_SIZE, MAX_GENES, type GeneExpressionResult } from "../../src/tasks/gene-expression.ts";
+import geneExpressionTask, { BUCKET_SIZE, DEFAULT_MAX_RESULT_VALUES, MAX_GENES, type GeneExpressionResult } from "../../src/tasks/gene-expression.ts";
+import type { TaskContext } from "../../src/tasks/task.ts";
 import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
 import type { LoadedData } from "../../src/experiment/types.ts";
@@ -11,21 +12,21 @@ import { quantileWithZeros, summarizeWithZeros } from "../../src/numerics/summar
 import { Random } from "../../src/numerics/random.ts";
 import { describeZodError } from "../../src/result/errors.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
-import { PBMC3K, zeroState } from "../helpers.ts";
+import { PBMC3K, PBMC_SMALL, zeroState } from "../helpers.ts";
 
 const exp = await openExperiment({ path: PBMC3K, cacheDir: join(tmpdir(), "cellworker-test-cache") });
 const m = exp.data.matrix;
 const symbols = exp.data.genes.symbols;
 
 /** Validates and runs the body as the compute host does. */
-async function run(body: Record<string, unknown>, experiment: Experiment = exp): Promise<GeneExpressionResult> {
+async function run(body: Record<string, unknown>, experiment: Experiment = exp, limits?: TaskContext["limits"]): Promise<GeneExpressionResult> {
   const parsed = geneExpressionTask.body.safeParse({ name: "GeneExpression", ...body });
   if (!parsed.success) throw new WorkerError(ErrorCode.INVALID_INPUT, describeZodError(parsed.error, "body"));
-  return (await geneExpressionTask.run(parsed.data, { experiment, pagination: undefined, progress: () => {} })) as GeneExpressionResult;
+  return (await geneExpressionTask.run(parsed.data, { experiment, pagination: undefined, progress: () => {}, ...(limits ? { limits } : {}) })) as GeneExpressionResult;
 }
 
-async function rejectsWith(body: Record<string, unknown>, code: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(run(body), (err: unknown) => {
+async function rejectsWith(body: Record<string, unknown>, code: string, pattern: RegExp, limits?: TaskContext["limits"], experiment: Experiment = exp): Promise<void> {
+  await assert.rejects(run(body, experiment, limits), (err: unknown) => {
     assert.ok(err instanceof WorkerError, String(err));
     assert.equal(err.code, code);
     assert.match(err.message, pattern);
@@ -326,11 +327,10 @@ test("2 genes on 100k cells: the result has one row per cell id and only the non
 });
 
 test("a request whose values could not fit one response is refused before anything is built", async () => {
-  const { spawnSync } = await import("node:child_process");
-  const { CLI, PBMC_SMALL } = await import("../helpers.ts");
-  const request = JSON.stringify({ uuid: "u", experimentId: "e", timeout: "2099-01-01T00:00:00Z", body: { name: "GeneExpression", genes: ["CST3", "PPBP", "LYZ"] } });
-  const r = spawnSync(process.execPath, [CLI, "run", "-", "--data", PBMC_SMALL, "--no-cache", "--quiet"], { input: request, encoding: "utf8", env: { ...process.env, MAX_RESULT_VALUES: "10" } });
-  const response = JSON.parse(r.stdout);
-  assert.equal(response.response.errorCode, "INVALID_INPUT");
-  assert.match(response.response.userMessage, /^genes: these 3 genes have \d+ non-zero values, more than one response can carry \(10\)/);
+  const small = await openExperiment({ path: PBMC_SMALL, cacheDir: null });
+  const body = { genes: ["CST3", "PPBP", "LYZ"] };
+  await rejectsWith(body, ErrorCode.INVALID_INPUT, /^genes: these 3 genes have \d+ non-zero values, more than one response can carry \(10\)/, { maxResultValues: 10 }, small);
+  // without a limit in the context, the default applies
+  assert.equal((await run(body, small)).orderedGeneNames.length, 3);
+  assert.equal(DEFAULT_MAX_RESULT_VALUES, 20_000_000);
 });
