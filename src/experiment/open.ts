@@ -9,7 +9,7 @@ import { cacheFileFor, hashInput, readCache, writeCache } from "./cache.ts";
 import { defaultCellSets } from "./default-cell-sets.ts";
 import { Experiment, type CacheStatus } from "./experiment.ts";
 import { detectFormat, loadData } from "./load/index.ts";
-import { preprocess } from "./preprocess.ts";
+import { checkMinimumSize, preprocess } from "./preprocess.ts";
 import { parseCellSetsFile, type CellClass } from "./cell-sets/cell-sets.ts";
 
 export interface OpenOptions {
@@ -48,6 +48,7 @@ export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
     const started = Date.now();
     const data = await loadData(format, path);
     log(`read ${format}: ${data.matrix.nCells} cells x ${data.matrix.nGenes} genes from ${data.matrixSource}`, { ms: Date.now() - started });
+    checkMinimumSize(data);
     checkMemoryBudget(data.matrix.indices.length, data.matrix.nCells);
     for (const note of data.notes) log(note);
     const t = Date.now();

@@ -4,7 +4,9 @@
  * SNN + Louvain clusters (resolution 0.8). Every step is deterministic for a given input.
  * Cells are never filtered here: QC filtering belongs to the pipeline that made the data.
  */
+import { basename } from "node:path";
 import type { LoadedData } from "./types.ts";
+import { ErrorCode, WorkerError } from "../result/errors.ts";
 import { computeCellQc, mitoMask, SCALE_FACTOR, type CellQc, type Normalizer } from "../numerics/normalize.ts";
 import { computeVst } from "../numerics/hvg.ts";
 import { computePca } from "../numerics/pca.ts";
@@ -12,6 +14,31 @@ import { CLUSTER_DEFAULTS, clusterFromNeighbors, clusteringSubset, firstPcs, sha
 import type { Neighbors } from "../numerics/scran.ts";
 
 export const PREPROCESS = { nHvg: 2000, nPcs: 50, pcsUsed: 30, ...CLUSTER_DEFAULTS } as const;
+
+/**
+ * The smallest data preprocessing accepts. PCA needs 2 cells and 2 genes, UMAP 3 cells; below
+ * about 10 cells neighbours, clusters and embeddings mean nothing, and a file that small is a
+ * mistake (an empty export, the wrong file), so it is refused when loaded, not half-analysed.
+ */
+export const MIN_CELLS = 10;
+export const MIN_GENES = 10;
+
+/**
+ * DATA_UNSUPPORTED naming the file and the minimum when the data has fewer than MIN_CELLS cells
+ * or MIN_GENES genes (the files' name only: never the worker's folders).
+ */
+export function checkMinimumSize(data: Pick<LoadedData, "format" | "path" | "matrixSource" | "matrix">): void {
+  const { nCells, nGenes } = data.matrix;
+  const problems: string[] = [];
+  if (nCells < MIN_CELLS) problems.push(`at least ${MIN_CELLS} cells (this file has ${nCells})`);
+  if (nGenes < MIN_GENES) problems.push(`at least ${MIN_GENES} genes (this file has ${nGenes})`);
+  if (problems.length === 0) return;
+  const name = data.format === "10x-mtx" ? basename(data.matrixSource) : basename(data.path);
+  throw new WorkerError(
+    ErrorCode.DATA_UNSUPPORTED,
+    `${name}: too small to analyse: preprocessing (PCA, neighbours, clusters) needs ${problems.join(" and ")}`,
+  );
+}
 
 /** Everything preprocessing produces; plain arrays, saved as-is by the processed-state cache. */
 export interface ProcessedState {
@@ -36,6 +63,7 @@ export function normalizerOf(data: Pick<LoadedData, "matrixKind">, state: Pick<P
 }
 
 export async function preprocess(data: LoadedData, progress: (step: string) => void = () => {}): Promise<ProcessedState> {
+  checkMinimumSize(data);
   const m = data.matrix;
   progress("qc");
   const qc = computeCellQc(m, mitoMask(data.genes.symbols));
