@@ -14,6 +14,11 @@
  * Genes match symbols case-insensitively, keep the request order and appear once; the ones
  * not found are listed in `missingGenes`; none found is a GENE_NOT_FOUND error (the original
  * published a cached `null`). Works from the gene-major rows only; nothing is densified.
+ *
+ * Size: the numbers the response would carry (each non-zero once per row showing its cell, so
+ * a repeated cell id repeats its values, plus the echoed cell ids) are counted before anything
+ * is built; more than the limit (`limits.maxResultValues`, default DEFAULT_MAX_RESULT_VALUES)
+ * is INVALID_INPUT.
  */
 import { z } from "zod";
 import { defineTask } from "./task.ts";
@@ -65,6 +70,8 @@ export default defineTask({
   name: "GeneExpression",
   body: Body,
   cacheable: true,
+  effect: "none",
+  example: { name: "GeneExpression", genes: ["CST3", "PPBP"], downsampleSettings: { selectedCellSet: "louvain", groupedTracks: ["louvain"] } },
   async run(body, { experiment: exp, progress, limits }) {
     return geneExpression(exp, body, { progress, maxResultValues: limits?.maxResultValues });
   },
@@ -86,14 +93,10 @@ export function geneExpression(
     const shown = missing.slice(0, 20).join(", ") + (missing.length > 20 ? ` and ${missing.length - 20} more` : "");
     throw new WorkerError(ErrorCode.GENE_NOT_FOUND, `None of the requested genes were found: ${shown}.`);
   }
-  let upperBound = 0;
-  for (const g of genes) upperBound += exp.data.matrix.indptr[g + 1]! - exp.data.matrix.indptr[g]!;
-  if (upperBound > maxValues) {
-    throw new WorkerError(ErrorCode.INVALID_INPUT, `genes: these ${genes.length} genes have ${upperBound} non-zero values, more than one response can carry (${maxValues}); request fewer genes.`);
-  }
   const rows = selectedCellIds(exp, body);
   const rowMap = rowsByCell(exp, rows);
   const nRows = rows ? rows.length : exp.maxCellId + 1;
+  checkResultSize(exp, body, genes, rowMap, rows, maxValues);
   const stats: GeneExpressionResult["stats"] = { rawMean: [], rawStdev: [], truncatedMin: [], truncatedMax: [] };
   const values: number[] = [];
   const index: number[] = [];
@@ -205,6 +208,36 @@ export function bucketedHeatmapCells(
     for (const i of random.sampleIndices(bucket.length, Math.min(bucket.length, BUCKET_SIZE))) out.push(bucket[i]!);
   }
   return Int32Array.from(out);
+}
+
+/**
+ * Refuses, before anything is built, a response that would carry more than `maxValues`
+ * numbers: one per non-zero of each gene in each row showing its cell (a cell id repeated in
+ * the selection repeats its values), plus one per echoed cell id.
+ */
+function checkResultSize(
+  exp: Experiment, body: Omit<GeneExpressionBody, "name">, genes: readonly number[], map: RowMap, rows: Int32Array | null, maxValues: number,
+): void {
+  const { indptr, indices, values } = exp.data.matrix;
+  let total = rows ? rows.length : 0;
+  for (const g of genes) {
+    for (let p = indptr[g]!; p < indptr[g + 1]!; p++) {
+      if (values[p] === 0) continue;
+      const c = indices[p]!;
+      total += map.start[c + 1]! - map.start[c]!;
+    }
+  }
+  if (total <= maxValues) return;
+  if (!rows) {
+    throw invalidInput(`genes: these ${genes.length} genes have ${total} non-zero values, more than one response can carry (${maxValues}); request fewer genes.`);
+  }
+  let distinct = 0;
+  for (let c = 0; c < exp.nCells; c++) if (map.start[c + 1]! > map.start[c]!) distinct++;
+  const field = body.cellSets ? "cellSets" : body.downsampleSettings?.cellIds ? "downsampleSettings.cellIds" : "downsampleSettings.groupedTracks";
+  throw invalidInput(
+    `${field}: these ${rows.length} rows (${distinct} distinct cell${distinct === 1 ? "" : "s"}) would carry ${total} values with these ${genes.length} genes, ` +
+    `more than one response can carry (${maxValues}); request fewer rows or genes.`,
+  );
 }
 
 /**

@@ -202,6 +202,33 @@ test("downsampleSettings.cellIds: exactly those rows, in order; unknown ids reje
   await rejectsWith({ genes: ["CST3"], downsampleSettings: { cellIds: [-1] } }, ErrorCode.INVALID_INPUT, /cellIds/);
 });
 
+test("repeated downsampleSettings.cellIds count once per row against the values limit, and so does the cellIds echo", async () => {
+  // cell id 0 expresses both genes; together they have 170 + 356 non-zeros, well under the limit
+  const genes = ["TNFRSF25", "AKR7A2"];
+  const limits = { maxResultValues: 1000 };
+  const nnz = genes.reduce((n, s) => n + m.indptr[gene(s) + 1]! - m.indptr[gene(s)]!, 0);
+  assert.equal(nnz, 526);
+  const repeated = (n: number) => ({ genes, downsampleSettings: { cellIds: Array.from({ length: n }, () => 0) } });
+  // 200 rows: 400 values + 200 echoed ids fit
+  const ok = await run(repeated(200), exp, limits);
+  assert.equal(ok.rawExpression.values.length, 400);
+  assert.equal(ok.cellIds!.length, 200);
+  // 600 rows: 1200 values do not
+  await rejectsWith(repeated(600), ErrorCode.INVALID_INPUT, /^downsampleSettings\.cellIds: these 600 rows \(1 distinct cell\) would carry 1800 values with these 2 genes, more than one response can carry \(1000\)/, limits);
+  // 400 rows: 800 values fit, but not with the 400 echoed ids
+  await rejectsWith(repeated(400), ErrorCode.INVALID_INPUT, /would carry 1200 values/, limits);
+});
+
+test("one cell id 2,000,000 times with 20 of its genes is refused up front under the default limit", async () => {
+  const expressed: string[] = [];
+  for (let g = 0; g < m.nGenes && expressed.length < 20; g++) {
+    for (let p = m.indptr[g]!; p < m.indptr[g + 1]!; p++) if (m.indices[p] === 0 && m.values[p] !== 0) { expressed.push(symbols[g]!); break; }
+  }
+  assert.equal(expressed.length, 20);
+  const cellIds = new Array<number>(2_000_000).fill(0);
+  await rejectsWith({ genes: expressed, downsampleSettings: { cellIds } }, ErrorCode.INVALID_INPUT, /^downsampleSettings\.cellIds: these 2000000 rows \(1 distinct cell\) would carry 42000000 values with these 20 genes, more than one response can carry \(20000000\); [^\n]*$/);
+});
+
 /** Adds a class to the shared experiment for the duration of fn. */
 async function withClass(cls: CellClass, fn: () => Promise<void>): Promise<void> {
   const saved = exp.cellSets;
