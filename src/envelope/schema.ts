@@ -15,9 +15,27 @@ const common = {
   body: BodySchema,
 };
 
+/**
+ * A request's ETag is the S3 key its result is stored under, as it is: 1–256 characters of
+ * [A-Za-z0-9._:-] (real ETags are md5 hex), never only dots (`.`, `..`), so never a path.
+ * The same rule as `isSafeObjectKey` in publish/object-keys.ts, which checks it again before
+ * a key is used (test/publish/object-keys.test.ts keeps the two in step).
+ */
+export const ETAG_PATTERN = /^[A-Za-z0-9._:-]{1,256}$/;
+
+export function isValidEtag(etag: string): boolean {
+  return ETAG_PATTERN.test(etag) && !/^\.+$/.test(etag);
+}
+
+const EtagSchema = z.string()
+  .min(1)
+  .max(256)
+  .regex(/^[A-Za-z0-9._:-]*$/, "only letters, digits and . _ : - are allowed")
+  .refine((s) => !/^\.+$/.test(s), "cannot be only dots");
+
 export const CurrentEnvelopeSchema = z.object({
   ...common,
-  ETag: z.string().min(1).max(256),
+  ETag: EtagSchema,
   requestProps: z.object({ pagination: PaginationSchema.optional() }).loose().optional(),
   pagination: PaginationSchema.optional(),
 }).loose();
