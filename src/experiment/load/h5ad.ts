@@ -11,6 +11,7 @@ import { geneMajorFromCompressed, geneMajorFromDense, isIntegerValued } from "..
 import type { WorkerError } from "../../result/errors.ts";
 import type { Embedding, GeneMajorMatrix, LoadedData, MatrixKind, ObsColumn, StoredGeneStats } from "../types.ts";
 import { type H5File, type NumericArray, withH5File } from "./hdf5.ts";
+import { firstNonCount, firstNonFinite } from "./values.ts";
 
 const CELL_ID_COLUMNS = ["cells_id", "cell_ids"];
 const GENE_ID_COLUMNS = ["gene_ids", "gene_id", "id"];
@@ -37,10 +38,7 @@ function readH5ad(f: H5File): LoadedData {
 
   let chosen: { source: string; kind: MatrixKind; matrix: GeneMajorMatrix } | undefined;
   if (f.has("layers/counts")) {
-    const m = load("layers/counts");
-    if (!isIntegerValued(m.values)) {
-      throw f.invalid("layers/counts should hold raw counts but has non-integer or negative values");
-    }
+    const m = readMatrix(f, "layers/counts", nCells, variables, { counts: true });
     chosen = { source: "layers/counts", kind: "counts", matrix: m };
   }
   let rawX: GeneMajorMatrix | undefined;
@@ -329,8 +327,12 @@ function readGeneStats(f: H5File, variables: Frame, geneFrame: Frame, notes: str
 
 // --- matrices -----------------------------------------------------------------------------
 
-/** X, raw/X or a layer (cells x genes; CSR, CSC or dense) as a gene-major matrix. */
-function readMatrix(f: H5File, p: string, nCells: number, genes: Frame): GeneMajorMatrix {
+/**
+ * X, raw/X or a layer (cells x genes; CSR, CSC or dense) as a gene-major matrix. Every value
+ * must be finite as a 32-bit float, and with `counts` a non-negative integer: else DATA_INVALID
+ * naming the dataset and the entry.
+ */
+function readMatrix(f: H5File, p: string, nCells: number, genes: Frame, opts: { counts?: boolean } = {}): GeneMajorMatrix {
   const nGenes = genes.index.length;
   const shapeMismatch = (shape: readonly number[]): WorkerError =>
     f.invalid(`${p} has shape ${shape.join(" x ")} but obs has ${nCells} cells and ${genes.path} has ${nGenes} genes`);
@@ -339,7 +341,9 @@ function readMatrix(f: H5File, p: string, nCells: number, genes: Frame): GeneMaj
     const info = f.info(p);
     if (info.shape.length !== 2 || info.shape[0] !== nCells || info.shape[1] !== nGenes) throw shapeMismatch(info.shape);
     if (info.kind !== "integer" && info.kind !== "float") throw f.invalid(`${p} should hold numbers but holds ${info.kind} values`);
-    return geneMajorFromDense(nCells, nGenes, f.readNumbers(p));
+    const dense = f.readNumbers(p);
+    checkValues(f, p, dense, opts.counts === true, (i) => `cell ${Math.floor(i / nGenes)}, gene ${i % nGenes}`);
+    return geneMajorFromDense(nCells, nGenes, dense);
   }
   if (kind !== "group") throw f.invalid(`${p} is missing`);
 
@@ -365,11 +369,23 @@ function readMatrix(f: H5File, p: string, nCells: number, genes: Frame): GeneMaj
   if (indices.length !== values.length) {
     throw f.invalid(`${p}/indices has ${indices.length} entries but ${p}/data has ${values.length}`);
   }
+  checkValues(f, `${p}/data`, values, opts.counts === true, (i) => `entry ${i}`);
   try {
     return geneMajorFromCompressed({ major, nGenes, nCells, indptr, indices, values });
   } catch (err) {
     if (err instanceof RangeError) throw f.invalid(`${p} is malformed (${err.message})`, err);
     throw err;
+  }
+}
+
+/** Throws DATA_INVALID at the first non-finite value (or, for counts, the first non-count). */
+function checkValues(f: H5File, p: string, values: NumericArray, counts: boolean, where: (i: number) => string): void {
+  const bad = firstNonFinite(values);
+  if (bad !== undefined) throw f.invalid(`${p} has ${values[bad]} at ${where(bad)}: values must be finite numbers that fit a 32-bit float`);
+  if (!counts) return;
+  const notCount = firstNonCount(values);
+  if (notCount !== undefined) {
+    throw f.invalid(`${p} should hold raw counts (non-negative integers) but has ${values[notCount]} at ${where(notCount)}`);
   }
 }
 

@@ -7,7 +7,8 @@
  */
 import { geneMajorFromCompressed } from "../../numerics/sparse.ts";
 import type { GeneMajorMatrix, LoadedData } from "../types.ts";
-import { type H5File, type NumericArray, withH5File } from "./hdf5.ts";
+import { type H5File, withH5File } from "./hdf5.ts";
+import { firstNonCount } from "./values.ts";
 
 const GENE_EXPRESSION = "Gene Expression";
 
@@ -75,7 +76,7 @@ function readTenx(f: H5File): LoadedData {
   if (indices.length !== data.length) throw f.invalid(`${g}/indices has ${indices.length} entries but ${g}/data has ${data.length}`);
   const bad = firstNonCount(data);
   if (bad !== undefined) {
-    throw f.invalid(`${g}/data should hold non-negative integer counts but has ${data[bad]} at entry ${bad}`);
+    throw f.invalid(`${g}/data should hold non-negative integer counts (finite as 32-bit floats) but has ${data[bad]} at entry ${bad}`);
   }
   let matrix: GeneMajorMatrix;
   try {
@@ -116,15 +117,6 @@ function readTenx(f: H5File): LoadedData {
     embeddings: {},
     notes,
   };
-}
-
-/** Index of the first value that is not a non-negative integer, or undefined. */
-function firstNonCount(values: NumericArray): number | undefined {
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (!(v >= 0 && Number.isInteger(v))) return i;
-  }
-  return undefined;
 }
 
 /** The rows `keep` (ascending gene indices) of a gene-major matrix. */

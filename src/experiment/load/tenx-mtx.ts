@@ -10,6 +10,7 @@ import { geneMajorFromTriplets } from "../../numerics/sparse.ts";
 import type { LoadedData, ObsColumn } from "../types.ts";
 import { readChunks, readFailure, readLines, splitCsvLine } from "./text.ts";
 import { typeColumn } from "./obs-table.ts";
+import { isStorable } from "./values.ts";
 
 /** The first of `names` (each tried plain and gzipped) that exists in `dir`. */
 function findFile(dir: string, names: string[]): string | null {
@@ -49,7 +50,7 @@ export async function loadTenxMtx(dir: string): Promise<LoadedData> {
     symbols.push(parts[1] ?? parts[0]!);
   }
   if (!mtx.integer) {
-    throw dataInvalid(`${matrixPath}: holds non-integer values; a 10x matrix must hold raw UMI counts`);
+    throw dataInvalid(`${matrixPath}: holds non-integer values (${mtx.firstNonInteger}); a 10x matrix must hold raw UMI counts`);
   }
   const matrix = geneMajorFromTriplets(mtx.nRows, mtx.nCols, mtx.rows, mtx.cols, mtx.values);
   const annotationsPath = join(dir, "annotations.csv");
@@ -76,6 +77,8 @@ interface Triplets {
   cols: Int32Array;
   values: Float32Array;
   integer: boolean;
+  /** "entry 5 (1, 2) is 1.5" when not integer */
+  firstNonInteger: string;
 }
 
 /**
@@ -90,6 +93,7 @@ export async function readMatrixMarket(path: string): Promise<Triplets> {
   let values = new Float32Array(0);
   let n = 0;
   let integer = true;
+  let firstNonInteger = "";
   let pattern = false;
   let line: number[] = []; // bytes of a partial line (header/size section only)
   // numeric state for entry lines
@@ -112,8 +116,12 @@ export async function readMatrixMarket(path: string): Promise<Triplets> {
     if (!(r >= 1 && r <= size![0]! && c >= 1 && c <= size![1]!)) {
       throw dataInvalid(`${path}: entry ${n + 1} (${r}, ${c}) is outside the ${size![0]} x ${size![1]} matrix`);
     }
+    if (!isStorable(v)) {
+      throw dataInvalid(`${path}: entry ${n + 1} (${r}, ${c}) is ${v}, not a finite number (values must be finite and fit a 32-bit float)`);
+    }
+    if (v < 0) throw dataInvalid(`${path}: entry ${n + 1} (${r}, ${c}) is ${v}; a 10x matrix must hold raw UMI counts, which are never negative`);
     rows[n] = r - 1; cols[n] = c - 1; values[n] = v;
-    if (integer && (v !== Math.round(v) || v < 0)) integer = false;
+    if (integer && v !== Math.round(v)) { integer = false; firstNonInteger = `entry ${n + 1} (${r}, ${c}) is ${v}`; }
     n++;
     fieldIdx = 0;
   };
@@ -165,7 +173,7 @@ export async function readMatrixMarket(path: string): Promise<Triplets> {
   if (size === null) throw dataInvalid(`${path}: no size line (empty or truncated file)`);
   const dims = size as number[];
   if (n !== dims[2]) throw dataInvalid(`${path}: declares ${dims[2]} entries but holds ${n} (truncated?)`);
-  return { nRows: dims[0]!, nCols: dims[1]!, rows, cols, values, integer };
+  return { nRows: dims[0]!, nCols: dims[1]!, rows, cols, values, integer, firstNonInteger };
 }
 
 /** annotations.csv: header row, first column = barcode in the same order as barcodes.tsv. */
