@@ -1,25 +1,33 @@
 /**
- * bytes/JSON → Envelope, or a WorkerError(INVALID_INPUT) naming the first bad field.
+ * text → request value → Envelope, or a WorkerError(INVALID_INPUT) naming the first bad field.
  * Never throws anything else.
  */
 import type { z } from "zod";
 import { describeZodError, invalidInput } from "../result/errors.ts";
 import { CurrentEnvelopeSchema, LegacyEnvelopeSchema, type Envelope } from "./schema.ts";
-import { checkRequestShape, DEFAULT_LIMITS } from "./limits.ts";
+import { checkRequestShape, DEFAULT_LIMITS, tooLarge, type RequestLimits } from "./limits.ts";
 
-
-export function parseEnvelope(input: unknown): Envelope {
-  let value = input;
-  if (typeof input === "string" || Buffer.isBuffer(input)) {
-    if (input.length > DEFAULT_LIMITS.maxBytes) throw invalidInput(`request is larger than the limit of ${DEFAULT_LIMITS.maxBytes} bytes`);
-    try {
-      value = JSON.parse(input.toString());
-    } catch {
-      throw invalidInput("request is not valid JSON");
-    }
+/**
+ * A request's text (a string, or UTF-8 bytes) as a JSON value. Its size in bytes is checked
+ * before anything else, so an oversized request is never parsed; a leading UTF-8 byte-order
+ * mark is ignored. Not JSON: INVALID_INPUT "request is not valid JSON".
+ */
+export function parseRequestText(text: string | Buffer, limits: RequestLimits = DEFAULT_LIMITS): unknown {
+  const bytes = typeof text === "string" ? Buffer.byteLength(text, "utf8") : text.length;
+  if (bytes > limits.maxBytes) throw tooLarge(limits);
+  let str = typeof text === "string" ? text : text.toString("utf8");
+  if (str.charCodeAt(0) === 0xfeff) str = str.slice(1);
+  try {
+    return JSON.parse(str);
+  } catch {
+    throw invalidInput("request is not valid JSON");
   }
+}
+
+/** A parsed request's envelope (size and depth checked first, against `limits`). */
+export function parseEnvelope(value: unknown, limits: RequestLimits = DEFAULT_LIMITS): Envelope {
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalidInput("request must be a JSON object");
-  checkRequestShape(value);
+  checkRequestShape(value, limits);
   const raw = value as Record<string, unknown>;
   const current = "ETag" in raw;
   const parsed = current ? CurrentEnvelopeSchema.safeParse(raw) : LegacyEnvelopeSchema.safeParse(raw);
