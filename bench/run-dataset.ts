@@ -21,7 +21,7 @@
  */
 import { openExperiment } from "../src/experiment/open.ts";
 import { Experiment } from "../src/experiment/experiment.ts";
-import { runTask, type RunInput } from "../src/compute/host.ts";
+import { runTask, type RunInput } from "../src/compute/run-task.ts";
 import { clusteringNeighborsOf } from "../src/tasks/cluster-cells.ts";
 import { clusterCells } from "../src/numerics/cluster.ts";
 import { GENES2, GENES50, DOTPLOT_GENES, LIST_FILTER } from "./steps.ts";

@@ -3,10 +3,11 @@
  * (GetEmbedding pca, ListGenes, GeneExpression TGFB1 + CST3) against the bundled PBMC 3k
  * dataset, with a short summary of each result. Full responses go to out/demo/.
  */
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { openExperiment } from "../src/experiment/open.ts";
-import { handleRequest } from "../src/pipeline.ts";
+import { answerLocally } from "../src/pipeline/local.ts";
+import { limitsOf } from "../src/config.ts";
 import { createLogger } from "../src/log.ts";
 import type { WorkResponse } from "../src/result/response.ts";
 
@@ -21,11 +22,12 @@ console.log(`PBMC 3k: ${experiment.nCells} cells x ${experiment.nGenes} genes, r
 await mkdir(outDir, { recursive: true });
 
 for (const name of requests) {
-  const request = JSON.parse(await readFile(join(root, "examples", "requests", `${name}.json`), "utf8"));
+  const text = await readFile(join(root, "examples", "requests", `${name}.json`), "utf8");
+  const request = JSON.parse(text);
   const t = Date.now();
-  const response = await handleRequest(request, async () => experiment);
   const file = join(outDir, `${name}.json`);
-  await writeFile(file, JSON.stringify(response) + "\n");
+  const { response } = await answerLocally(text, async () => experiment, { limits: limitsOf(process.env), out: file });
+  if (!response) throw new Error(`${name}: no response`);
   console.log(`${request.body.name} (${Date.now() - t} ms): ${summarize(request.body, response)}`);
   console.log(`  full response: ${file.slice(root.length + 1)}\n`);
 }

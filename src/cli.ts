@@ -8,23 +8,22 @@
  *   common: [--cache-dir DIR] [--no-cache] [--quiet]
  */
 import { parseArgs } from "node:util";
-import { readFile, writeFile } from "node:fs/promises";
-import { createWriteStream } from "node:fs";
-import { pipeline } from "node:stream/promises";
-import type { FileResult } from "./result/file-result.ts";
+import { access, constants, stat, writeFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { dirname } from "node:path";
 import { openExperiment } from "./experiment/open.ts";
 import type { Experiment } from "./experiment/experiment.ts";
-import { handleRequest } from "./pipeline.ts";
+import { answerLocally } from "./pipeline/local.ts";
 import { WorkerError } from "./result/errors.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { defaultCacheDir, logFormat } from "./config.ts";
+import { defaultCacheDir, limitsOf, logFormat, type Limits } from "./config.ts";
 
-const USAGE = `usage:
+const usage = (env: NodeJS.ProcessEnv): string => `usage:
   cellworker run REQUEST.json|- --data PATH [--cell-sets FILE [--save-cell-sets]] [--out FILE]
   cellworker inspect --data PATH [--cell-sets FILE]
   cellworker serve              (configured by environment variables; see README)
-  cellworker infra | results [--follow]   (local emulators for development; see README)
-options: --cache-dir DIR (default ${defaultCacheDir()}), --no-cache, --quiet`;
+options: --cache-dir DIR (default ${defaultCacheDir(env)}), --no-cache, --quiet
+(local AWS emulators for development: npm run infra; their results: npm run results)`;
 
 class UsageError extends Error {}
 
@@ -39,12 +38,10 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-export async function main(argv: string[]): Promise<number> {
-  if (argv[0] === "infra" || argv[0] === "results") {
-    // development tools with their own options: they live beside the CLI, not in the worker
-    const { main: tool } = await import(argv[0] === "infra" ? "../scripts/infra.ts" : "../scripts/results.ts");
-    return tool(argv.slice(1));
-  }
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
+
+/** The command line; the environment is read here, once, and passed down. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
@@ -54,61 +51,58 @@ export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
   if (values.help || !command) {
-    process.stdout.write(USAGE + "\n");
+    process.stdout.write(usage(env) + "\n");
     return values.help ? 0 : 2;
   }
-  const log = createLogger({ format: logFormat(), quiet: values.quiet ?? false });
-  const open = (): Promise<Experiment> => {
-    if (!values.data) throw new UsageError("--data PATH is required");
-    return openExperiment({
-      path: values.data,
-      cacheDir: values["no-cache"] ? null : (values["cache-dir"] ?? defaultCacheDir()),
-      ...(values["cell-sets"] ? { cellSetsFile: values["cell-sets"] } : {}),
-      log,
-    });
-  };
   switch (command) {
     case "run":
-      return runCommand(rest, values, open, log);
+      return runCommand(rest, values, env);
     case "inspect":
-      return inspectCommand(await open());
+      return inspectCommand(await openFrom(values, env, logger(values, env)));
     case "serve": {
       const { serve } = await import("./service/serve.ts");
-      return serve();
+      return serve(env);
     }
-
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
 }
 
-async function runCommand(
-  rest: string[],
-  values: { out?: string | undefined; "cell-sets"?: string | undefined; "save-cell-sets"?: boolean | undefined },
-  open: () => Promise<Experiment>,
-  log: Logger,
-): Promise<number> {
+function logger(values: Values, env: NodeJS.ProcessEnv): Logger {
+  return createLogger({ format: logFormat(env), quiet: values.quiet ?? false });
+}
+
+/** The experiment named by --data (read, preprocessed or taken from the cache). */
+function openFrom(values: Values, env: NodeJS.ProcessEnv, log: Logger, limits: Limits = limitsOf(env)): Promise<Experiment> {
+  if (!values.data) throw new UsageError("--data PATH is required");
+  return openExperiment({
+    path: values.data,
+    cacheDir: values["no-cache"] ? null : (values["cache-dir"] ?? defaultCacheDir(env)),
+    ...(values["cell-sets"] ? { cellSetsFile: values["cell-sets"] } : {}),
+    log,
+    limits,
+  });
+}
+
+/**
+ * `run`: one request through the same pipeline as `serve`, answered on stdout (or --out). The
+ * experiment is opened only when the request gets as far as computing: a request that is
+ * refused (not JSON, a bad envelope or body) is answered at once.
+ */
+async function runCommand(rest: string[], values: Values, env: NodeJS.ProcessEnv): Promise<number> {
   if (rest.length !== 1) throw new UsageError("run takes exactly one REQUEST.json (or - for stdin)");
   if (values["save-cell-sets"] && !values["cell-sets"]) throw new UsageError("--save-cell-sets needs --cell-sets FILE");
-  const text = await readRequest(rest[0]!);
-  let request: unknown;
-  try {
-    request = JSON.parse(text);
-  } catch {
-    throw new UsageError(`${rest[0] === "-" ? "stdin" : rest[0]}: not valid JSON`);
-  }
-  const experiment = await open();
-  const out = values.out;
-  const response = await handleRequest(request, async () => experiment, {
-    log,
-    // a file result (the normalized-matrix CSV) is written to --out as it is; stdout gets the response
-    ...(out ? { fileSink: async (file: FileResult) => { await pipeline(file.open(), createWriteStream(out)); return out; } } : {}),
-  });
-  const json = JSON.stringify(response);
-  if (out && response.results[0]?.type !== "file") await writeFile(out, json + "\n");
-  else process.stdout.write(json + "\n");
-  if (values["save-cell-sets"] && values["cell-sets"]) {
-    await writeFile(values["cell-sets"], JSON.stringify({ cellSets: experiment.cellSets }, null, 2) + "\n");
+  if (!values.data) throw new UsageError("--data PATH is required");
+  const limits = limitsOf(env);
+  const log = logger(values, env);
+  const out = values.out ?? null;
+  if (out !== null) await checkWritable(out);
+  const text = await readRequest(rest[0]!, limits.maxRequestBytes);
+  const { outcome, response, experiment } = await answerLocally(text, () => openFrom(values, env, log, limits), { limits, log, out });
+  if (outcome !== "answered" || !response) throw new WorkerError("WORKER_ERROR", "the response could not be written (see the log above)");
+  const cellSetsFile = values["cell-sets"];
+  if (values["save-cell-sets"] && cellSetsFile && experiment !== null) {
+    await writeFile(cellSetsFile, JSON.stringify({ cellSets: experiment.cellSets }, null, 2) + "\n");
   }
   if (response.response.error) {
     log(`${response.response.errorCode}: ${response.response.userMessage}`);
@@ -117,17 +111,45 @@ async function runCommand(
   return 0;
 }
 
-async function readRequest(arg: string): Promise<string> {
+/** --out must be a file we can write: checked before any work, so the answer is not lost. */
+async function checkWritable(path: string): Promise<void> {
+  const info = await stat(path).catch(() => null);
+  if (info?.isDirectory()) throw new UsageError(`--out ${path}: is a directory`);
+  try {
+    await access(info ? path : dirname(path), constants.W_OK);
+  } catch (err) {
+    throw new UsageError(`--out ${path}: cannot write there (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+}
+
+/** The request's text, refused before it is read whole when larger than the limit. */
+async function readRequest(arg: string, maxBytes: number): Promise<string> {
+  const name = arg === "-" ? "stdin" : arg;
+  const tooLarge = (): WorkerError => new WorkerError("INVALID_INPUT", `${name}: the request is larger than the limit of ${maxBytes} bytes (MAX_REQUEST_BYTES)`);
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  let stream: AsyncIterable<Buffer>;
   if (arg === "-") {
-    const chunks: Buffer[] = [];
-    for await (const c of process.stdin) chunks.push(c as Buffer);
-    return Buffer.concat(chunks).toString("utf8");
+    stream = process.stdin;
+  } else {
+    const info = await stat(arg).catch((err: NodeJS.ErrnoException) => {
+      throw new UsageError(`${arg}: cannot read request (${err.code ?? "error"})`);
+    });
+    if (info.isDirectory()) throw new UsageError(`${arg}: cannot read request (EISDIR)`);
+    if (info.size > maxBytes) throw tooLarge();
+    stream = createReadStream(arg);
   }
   try {
-    return await readFile(arg, "utf8");
+    for await (const chunk of stream) {
+      bytes += chunk.length;
+      if (bytes > maxBytes) throw tooLarge();
+      chunks.push(chunk);
+    }
   } catch (err) {
-    throw new UsageError(`${arg}: cannot read request (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+    if (err instanceof WorkerError) throw err;
+    throw new UsageError(`${name}: cannot read request (${(err as NodeJS.ErrnoException).code ?? "error"})`);
   }
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 function inspectCommand(exp: Experiment): number {
@@ -154,7 +176,7 @@ if (import.meta.main) {
   main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
     (err: unknown) => {
-      if (err instanceof UsageError) process.stderr.write(`cellworker: ${err.message}\n${USAGE}\n`);
+      if (err instanceof UsageError) process.stderr.write(`cellworker: ${err.message}\n${usage(process.env)}\n`);
       else if (err instanceof Error && err.name === "ConfigError") process.stderr.write(`cellworker: configuration: ${err.message}\n`);
       else if (err instanceof WorkerError) process.stderr.write(`cellworker: ${err.code}: ${err.message}\n`);
       else process.stderr.write(`cellworker: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);

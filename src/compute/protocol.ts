@@ -4,6 +4,9 @@
  */
 import type { CellClass } from "../experiment/cell-sets/cell-sets.ts";
 import type { TaskResult } from "../result/response.ts";
+import type { TaskContext } from "../tasks/task.ts";
+
+export type TaskLimits = NonNullable<TaskContext["limits"]>;
 
 /** A file result the thread has written to disk (a FileResult's stream cannot cross threads). */
 export interface FileOnDisk {
@@ -16,11 +19,12 @@ export interface OpenSpec {
   path: string;
   cacheDir: string | null;
   cellSetsFile?: string;
+  limits?: { memoEntries?: number; memoryBudgetMb?: number | null };
 }
 
 export type ToThread =
   | { type: "open"; spec: OpenSpec }
-  | { type: "run"; id: number; body: { name: string; [k: string]: unknown }; pagination: unknown; cellSets: CellClass[] | null; fileDir: string };
+  | { type: "run"; id: number; body: { name: string; [k: string]: unknown }; pagination: unknown; limits: TaskLimits | null; cellSets: CellClass[] | null; fileDir: string };
 
 export type FromThread =
   | { type: "opened"; nCells: number; nGenes: number; cellSets: CellClass[] }

@@ -10,7 +10,7 @@ import { Worker } from "node:worker_threads";
 import type { CellClass } from "../experiment/cell-sets/cell-sets.ts";
 import type { TaskResult } from "../result/response.ts";
 import { ErrorCode } from "../result/errors.ts";
-import type { FileOnDisk, FromThread, OpenSpec, ToThread } from "./protocol.ts";
+import type { FileOnDisk, FromThread, OpenSpec, TaskLimits, ToThread } from "./protocol.ts";
 import type { FileResult } from "../result/file-result.ts";
 import { createReadStream } from "node:fs";
 import { rm } from "node:fs/promises";
@@ -31,6 +31,7 @@ export interface ThreadHostOptions {
 export interface ThreadRun {
   body: { name: string; [k: string]: unknown };
   pagination?: unknown;
+  limits?: TaskLimits;
   /** cell sets to use for this request (e.g. fresh from their store); null keeps the thread's */
   cellSets?: CellClass[] | null;
   progress?: (fraction: number) => void;
@@ -84,8 +85,11 @@ export class ThreadHost {
     return opened;
   }
 
-  /** Runs one task; never throws (timeouts and crashes become error results). */
-  async run(input: ThreadRun): Promise<{ result: TaskResult; cellSets: CellClass[] | null }> {
+  /**
+   * Runs one task; never throws (timeouts and crashes become error results). An aborted
+   * `signal` stops the thread (the task's memory is released; the next run restarts it).
+   */
+  async run(input: ThreadRun, signal?: AbortSignal): Promise<{ result: TaskResult; cellSets: CellClass[] | null }> {
     if (!this.live && this.lastSpec) await this.open(this.lastSpec).catch(() => {}); // restarted after a timeout or crash
     const live = this.live;
     if (!live) return { result: { ok: false, code: ErrorCode.WORKER_ERROR, message: "The experiment is not loaded." }, cellSets: null };
@@ -98,21 +102,30 @@ export class ThreadHost {
     await this.removeFiles();
     const id = this.nextId++;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const abandon = (result: TaskResult, why: string, fields: Record<string, unknown>): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
         this.pending.delete(id);
-        this.opts.log?.("task passed its time limit; compute thread stopped", { task: input.body.name, limitMs: this.opts.taskTimeoutMs });
+        this.opts.log?.(why, { task: input.body.name, ...fields });
         void this.stop();
-        resolve({
-          result: { ok: false, code: ErrorCode.TIMEOUT, message: `The task took longer than ${Math.round(this.opts.taskTimeoutMs / 1000)} s and was stopped.` },
-          cellSets: null,
-        });
-      }, this.opts.taskTimeoutMs);
+        resolve({ result, cellSets: null });
+      };
+      const timer = setTimeout(() => abandon(
+        { ok: false, code: ErrorCode.TIMEOUT, message: `The task took longer than ${Math.round(this.opts.taskTimeoutMs / 1000)} s and was stopped.` },
+        "task passed its time limit; compute thread stopped", { limitMs: this.opts.taskTimeoutMs },
+      ), this.opts.taskTimeoutMs);
+      const onAbort = (): void => abandon(
+        { ok: false, code: ErrorCode.WORKER_ERROR, message: "The task was stopped before it finished." },
+        "task abandoned; compute thread stopped", {},
+      );
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener("abort", onAbort, { once: true });
       this.pending.set(id, {
-        resolve: (r) => { clearTimeout(timer); if (r.cellSets) this.cellSets = r.cellSets; resolve(r); },
+        resolve: (r) => { clearTimeout(timer); signal?.removeEventListener("abort", onAbort); if (r.cellSets) this.cellSets = r.cellSets; resolve(r); },
         ...(input.progress ? { progress: input.progress } : {}),
       });
       const fileDir = this.opts.fileDir ?? join(tmpdir(), `cellworker-results-${process.pid}`);
-      live.worker.postMessage({ type: "run", id, body: input.body, pagination: input.pagination, cellSets: input.cellSets ?? null, fileDir } satisfies ToThread);
+      live.worker.postMessage({ type: "run", id, body: input.body, pagination: input.pagination, limits: input.limits ?? null, cellSets: input.cellSets ?? null, fileDir } satisfies ToThread);
     });
   }
 

@@ -7,7 +7,7 @@
 import { parentPort } from "node:worker_threads";
 import { openExperiment } from "../experiment/open.ts";
 import type { Experiment } from "../experiment/experiment.ts";
-import { runTask } from "./host.ts";
+import { runTask } from "./run-task.ts";
 import { toFailure } from "../result/errors.ts";
 import type { FileOnDisk, FromThread, ToThread } from "./protocol.ts";
 import { isFileResult } from "../result/file-result.ts";
@@ -52,6 +52,7 @@ async function handle(msg: ToThread): Promise<void> {
     {
       body: msg.body,
       pagination: msg.pagination,
+      ...(msg.limits ? { limits: msg.limits } : {}),
       progress: (fraction) => {
         const now = Date.now();
         if (now - lastPost >= 250 || fraction >= 1) { lastPost = now; post({ type: "progress", id: msg.id, fraction }); }

@@ -9,7 +9,8 @@ import { normalizerOf } from "./preprocess.ts";
 import type { Normalizer } from "../numerics/normalize.ts";
 import type { CellClass } from "./cell-sets/cell-sets.ts";
 
-const MEMO_ENTRIES = Number(process.env.CELLWORKER_MEMO_ENTRIES) > 0 ? Number(process.env.CELLWORKER_MEMO_ENTRIES) : 64;
+/** Derived results kept per experiment unless told otherwise (`CELLWORKER_MEMO_ENTRIES`). */
+export const DEFAULT_MEMO_ENTRIES = 64;
 
 export type CacheStatus = "hit" | "built" | "rebuilt" | "disabled";
 
@@ -25,7 +26,10 @@ export class Experiment {
   private symbolIndex: Map<string, number> | null = null;
   private readonly memo = new Map<string, Promise<unknown>>();
 
-  constructor(data: LoadedData, state: ProcessedState, cellSets: CellClass[], cache: Experiment["cache"]) {
+  private readonly memoEntries: number;
+
+  constructor(data: LoadedData, state: ProcessedState, cellSets: CellClass[], cache: Experiment["cache"], memoEntries = DEFAULT_MEMO_ENTRIES) {
+    this.memoEntries = memoEntries;
     this.data = data;
     this.state = state;
     this.cellSets = cellSets;
@@ -61,7 +65,7 @@ export class Experiment {
   /**
    * Computes a derived result once per key and keeps it (a failed computation is forgotten so
    * a later request can retry). The memo is a least-recently-used cache of at most
-   * `MEMO_ENTRIES` results (environment `CELLWORKER_MEMO_ENTRIES`, default 64): a stream of
+   * `memoEntries` results (environment `CELLWORKER_MEMO_ENTRIES`, default 64): a stream of
    * requests with ever-new parameters cannot grow memory without bound.
    */
   memoize<T>(key: string, compute: () => Promise<T>): Promise<T> {
@@ -74,7 +78,7 @@ export class Experiment {
     p = compute();
     this.memo.set(key, p);
     p.catch(() => this.memo.delete(key));
-    while (this.memo.size > MEMO_ENTRIES) this.memo.delete(this.memo.keys().next().value!);
+    while (this.memo.size > this.memoEntries) this.memo.delete(this.memo.keys().next().value!);
     return p;
   }
 

@@ -20,6 +20,8 @@ export interface OpenOptions {
   /** a Cellenics cell-sets JSON file */
   cellSetsFile?: string;
   log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** memory limits (src/config.ts): the derived-results memo's size and the memory budget */
+  limits?: { memoEntries?: number; memoryBudgetMb?: number | null };
 }
 
 export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
@@ -35,7 +37,7 @@ export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
     cacheFile = cacheFileFor(opts.cacheDir, inputHash);
     const hit = await readCache(cacheFile, inputHash, path);
     if (hit.status === "hit") {
-      checkMemoryBudget(hit.data.matrix.indices.length, hit.data.matrix.nCells);
+      checkMemoryBudget(hit.data.matrix.indices.length, hit.data.matrix.nCells, opts.limits?.memoryBudgetMb ?? null);
       loaded = { data: hit.data, state: hit.state };
       cacheStatus = "hit";
     } else {
@@ -49,7 +51,7 @@ export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
     const data = await loadData(format, path);
     log(`read ${format}: ${data.matrix.nCells} cells x ${data.matrix.nGenes} genes from ${data.matrixSource}`, { ms: Date.now() - started });
     checkMinimumSize(data);
-    checkMemoryBudget(data.matrix.indices.length, data.matrix.nCells);
+    checkMemoryBudget(data.matrix.indices.length, data.matrix.nCells, opts.limits?.memoryBudgetMb ?? null);
     for (const note of data.notes) log(note);
     const t = Date.now();
     const state = await preprocess(data);
@@ -65,19 +67,18 @@ export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
     }
   }
   const cellSets = opts.cellSetsFile ? await readCellSetsFile(opts.cellSetsFile) : defaultCellSets(loaded.data, loaded.state);
-  return new Experiment(loaded.data, loaded.state, cellSets, { status: cacheStatus, file: cacheFile, ...(reason ? { reason } : {}) });
+  return new Experiment(loaded.data, loaded.state, cellSets, { status: cacheStatus, file: cacheFile, ...(reason ? { reason } : {}) }, opts.limits?.memoEntries);
 }
 
 /**
- * A worker holds one experiment (as the original's pods do); `CELLWORKER_MEMORY_BUDGET_MB`
- * caps what that experiment may need, so an experiment too large for the machine is refused
+ * A worker holds one experiment (as the original's pods do); a budget
+ * (`CELLWORKER_MEMORY_BUDGET_MB`, null: none) caps what that experiment may need, so an experiment too large for the machine is refused
  * with a clear error instead of the process being killed for running out of memory. The
  * estimate is what preprocessing holds at its peak: about 20 bytes per non-zero (the matrix,
  * its scaled HVG copy and PCA work space) plus 1 KiB per cell (PCs, neighbours, graph).
  */
-export function checkMemoryBudget(nonZeros: number, nCells: number, env: NodeJS.ProcessEnv = process.env): void {
-  const budgetMb = Number(env.CELLWORKER_MEMORY_BUDGET_MB);
-  if (!(budgetMb > 0)) return;
+export function checkMemoryBudget(nonZeros: number, nCells: number, budgetMb: number | null): void {
+  if (budgetMb === null || !(budgetMb > 0)) return;
   const neededMb = Math.ceil((nonZeros * 20 + nCells * 1024) / 2 ** 20);
   if (neededMb > budgetMb) {
     throw new WorkerError(ErrorCode.DATA_UNSUPPORTED, `This experiment (${nCells} cells, ${nonZeros} non-zero values) needs about ${neededMb} MiB, more than this worker's memory budget of ${budgetMb} MiB.`);

@@ -21,27 +21,27 @@
  * every client) nor any other token or the signed URL; the broadcast copy carries no signed URL
  * either (`signedUrl: null`): only the requester's own `WorkResponse-{ETag}` has it.
  * Heartbeats are best effort; a failed upload or event rejects (the message is retried).
+ * Events go only to the channels of the experiment this worker serves (`Address.experimentId`
+ * is null for a request naming another one), and an ETag is used as an object key only when
+ * it is safe as one.
+ *
+ * Cell sets a task changed are saved through the API (publish/api-client.ts) with the
+ * requester's `Authorization`; a failure is answered with `CELL_SETS_UPDATE_FAILED`.
  */
 import type { Readable } from "node:stream";
-import { HeadObjectCommand, PutObjectCommand, PutObjectTaggingCommand, type S3Client } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import type { SocketEvents } from "./socket-events.ts";
 import { heartbeat, StatusCode } from "./heartbeat.ts";
 import { wireErrorCode } from "./wire-error-codes.ts";
-import { redactRequest, type TaskResult } from "../result/response.ts";
+import type { Address, CellSetChange, Publisher } from "./publisher.ts";
+import type { ObjectStore } from "./object-store.ts";
+import { isSafeObjectKey } from "./object-keys.ts";
+import { cellSetPatchOf } from "./cell-set-patch.ts";
+import { CellSetsUpdateError, type CellenicsApi } from "./api-client.ts";
+import { redactRequest, type TaskFailed, type TaskResult } from "../result/response.ts";
+import { ErrorCode, toFailure } from "../result/errors.ts";
 import { isFileResult } from "../result/file-result.ts";
 import { compressResult, INLINE_LIMIT_BYTES, serializeResult } from "../result/encode.ts";
 import type { Logger } from "../log.ts";
-
-/** What the publisher needs of a current-protocol request (a valid envelope, or the ETag of an invalid one). */
-export interface CurrentRequest {
-  etag: string;
-  /** null when an invalid request has none: then no heartbeat or broadcast is sent */
-  experimentId: string | null;
-  taskName: string | null;
-  /** the request as received */
-  raw: Record<string, unknown>;
-}
 
 export interface WorkResponseNotification {
   type: "WorkResponse";
@@ -49,113 +49,120 @@ export interface WorkResponseNotification {
   response: { cacheable: boolean; error: boolean; signedUrl: string | null; errorCode?: string; userMessage?: string };
 }
 
-/** The fields of an SQS message the publisher reads, from a parsed or unparsed request. */
-export function currentRequestOf(raw: Record<string, unknown>, etag: string): CurrentRequest {
-  const body = raw.body as { name?: unknown } | undefined;
-  return {
-    etag,
-    experimentId: typeof raw.experimentId === "string" && raw.experimentId !== "" ? raw.experimentId.slice(0, 256) : null,
-    taskName: typeof body?.name === "string" ? body.name : null,
-    raw,
-  };
-}
-
-export class CurrentPublisher {
-  private readonly s3: S3Client;
-  private readonly bucket: string;
+export class CurrentPublisher implements Publisher {
+  private readonly store: ObjectStore;
   private readonly events: SocketEvents;
+  private readonly api: CellenicsApi | null;
   private readonly log: Logger;
 
-  constructor(opts: { s3: S3Client; resultsBucket: string; events: SocketEvents; log: Logger }) {
-    this.s3 = opts.s3;
-    this.bucket = opts.resultsBucket;
+  constructor(opts: { store: ObjectStore; events: SocketEvents; api?: CellenicsApi | null; log: Logger }) {
+    this.store = opts.store;
     this.events = opts.events;
+    this.api = opts.api ?? null;
     this.log = opts.log;
   }
 
+  accepts(to: Address): boolean {
+    return to.era === "current" && to.id !== null;
+  }
+
   /** Whether a non-empty result is already stored under this ETag (spec §2.5 duplicate check). */
-  async resultExists(etag: string): Promise<boolean> {
-    try {
-      const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: etag }));
-      return (head.ContentLength ?? 0) > 0;
-    } catch (err) {
-      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-      if (e.name === "NotFound" || e.name === "NoSuchKey" || e.$metadata?.httpStatusCode === 404) return false;
-      throw err;
-    }
+  async alreadyAnswered(to: Address): Promise<boolean> {
+    if (to.id === null || !isSafeObjectKey(to.id)) return false;
+    return ((await this.store.sizeOf(to.id)) ?? 0) > 0;
   }
 
   /** Sends a heartbeat; never throws (a lost heartbeat only shortens the UI's patience). */
-  async heartbeat(experimentId: string | null, code: StatusCode, taskName: string | null, progressPercent: number | null = null): Promise<void> {
-    if (experimentId === null) return;
+  async status(to: Address, code: StatusCode, progressPercent: number | null = null): Promise<void> {
+    if (to.experimentId === null) return;
     try {
-      await this.events.emit(`Heartbeat-${experimentId}`, heartbeat(code, taskName, progressPercent));
+      await this.events.emit(`Heartbeat-${to.experimentId}`, heartbeat(code, to.taskName, progressPercent));
     } catch (err) {
       this.log("heartbeat not sent", { status: code, error: (err as Error).message });
     }
   }
 
   /** Stores (when cacheable) and announces one result. */
-  async publish(req: CurrentRequest, result: TaskResult): Promise<void> {
+  async publish(to: Address, result: TaskResult): Promise<void> {
+    const etag = this.etagOf(to);
     let inline: string | null = null;
     const cacheable = result.ok && result.cacheable;
     if (result.ok && cacheable) {
       if (isFileResult(result.data)) {
-        await this.heartbeat(req.experimentId, StatusCode.UPLOADING_DATA, req.taskName);
-        await this.store(req, result.data.open());
+        await this.status(to, StatusCode.UPLOADING_DATA);
+        await this.put(to, etag, result.data.open());
       } else {
-        await this.heartbeat(req.experimentId, StatusCode.COMPRESSING_DATA, req.taskName);
+        await this.status(to, StatusCode.COMPRESSING_DATA);
         const compressed = await compressResult(serializeResult(result.data));
-        await this.heartbeat(req.experimentId, StatusCode.UPLOADING_DATA, req.taskName);
-        await this.store(req, compressed);
+        await this.status(to, StatusCode.UPLOADING_DATA);
+        await this.put(to, etag, compressed);
         if (compressed.length <= INLINE_LIMIT_BYTES) inline = compressed.toString("base64");
       }
     }
+    const signedUrl = signedUrlOf(to.echo);
     const response: WorkResponseNotification["response"] = result.ok
-      ? { cacheable, error: false, signedUrl: signedUrlOf(req.raw) }
-      : { cacheable: false, error: true, signedUrl: signedUrlOf(req.raw), errorCode: wireErrorCode(result.code), userMessage: result.message };
-    const notification: WorkResponseNotification = { type: "WorkResponse", request: redactRequest(req.raw), response };
-    if (req.experimentId !== null && isBroadcast(req.raw)) {
-      await this.events.emit(`ExperimentUpdates-${req.experimentId}`, { ...notification, response: { ...response, signedUrl: null } });
+      ? { cacheable, error: false, signedUrl }
+      : { cacheable: false, error: true, signedUrl, errorCode: wireErrorCode(result.code), userMessage: result.message };
+    const notification: WorkResponseNotification = { type: "WorkResponse", request: redactRequest(to.echo), response };
+    if (to.experimentId !== null && isBroadcast(to.echo)) {
+      await this.events.emit(`ExperimentUpdates-${to.experimentId}`, { ...notification, response: { ...response, signedUrl: null } });
     }
-    await this.heartbeat(req.experimentId, StatusCode.FINISHED_TASK, req.taskName);
-    await this.events.emit(`WorkResponse-${req.etag}`, inline ?? notification);
+    await this.status(to, StatusCode.FINISHED_TASK);
+    await this.events.emit(`WorkResponse-${etag}`, inline ?? notification);
   }
 
   /** A request whose result is already stored: the requester is pointed at it, nothing is recomputed. */
-  async notifyStored(req: CurrentRequest): Promise<void> {
+  async answerFromStore(to: Address): Promise<void> {
     const notification: WorkResponseNotification = {
       type: "WorkResponse",
-      request: redactRequest(req.raw),
-      response: { cacheable: true, error: false, signedUrl: signedUrlOf(req.raw) },
+      request: redactRequest(to.echo),
+      response: { cacheable: true, error: false, signedUrl: signedUrlOf(to.echo) },
     };
-    await this.events.emit(`WorkResponse-${req.etag}`, notification);
+    await this.events.emit(`WorkResponse-${this.etagOf(to)}`, notification);
   }
 
-  private async store(req: CurrentRequest, body: Uint8Array | Readable): Promise<void> {
-    const tags = [
-      { Key: "experimentId", Value: req.experimentId ?? "" },
-      { Key: "requestType", Value: req.taskName ?? "" },
-    ];
-    const params = { Bucket: this.bucket, Key: req.etag, Tagging: new URLSearchParams(tags.map((t): [string, string] => [t.Key, t.Value])).toString() };
-    if (body instanceof Uint8Array) {
-      await this.s3.send(new PutObjectCommand({ ...params, Body: body }));
-    } else {
-      try {
-        await new Upload({ client: this.s3, params: { ...params, Body: body }, queueSize: 2, partSize: 8 * 1024 * 1024 }).done();
-      } finally {
-        body.destroy(); // stops the producer if the upload failed half-way
-      }
+  /** PATCHes the cell-set change of a task's result through the API (spec §3.4). */
+  async saveCellSets(to: Address, change: CellSetChange): Promise<TaskFailed | null> {
+    const task = to.taskName ?? "This task";
+    if (change.authorization === null || change.authorization === "") {
+      return { ok: false, code: ErrorCode.INVALID_INPUT, message: `${task} saves cell sets through the API and needs the request's Authorization.` };
     }
-    await this.s3.send(new PutObjectTaggingCommand({ Bucket: this.bucket, Key: req.etag, Tagging: { TagSet: tags } }));
+    if (!this.api) return { ok: false, code: ErrorCode.CELL_SETS_UPDATE_FAILED, message: "The new cell sets could not be saved: no API is configured." };
+    if (to.experimentId === null) return { ok: false, code: ErrorCode.INVALID_INPUT, message: "The request names no experiment this worker serves." };
+    let patch;
+    try {
+      patch = cellSetPatchOf(change);
+    } catch (err) {
+      this.log("task result has not the shape of a cell-set change", { task, error: (err as Error).message });
+      return { ok: false, code: ErrorCode.WORKER_ERROR, message: toFailure(err).message };
+    }
+    try {
+      await this.api.patchCellSets(to.experimentId, change.authorization, patch);
+      this.log("cell sets saved through the API", { id: to.id, task });
+      return null;
+    } catch (err) {
+      const reason = err instanceof CellSetsUpdateError ? err.message : "unexpected error";
+      this.log("cell sets could not be saved", { id: to.id, task, reason });
+      return { ok: false, code: ErrorCode.CELL_SETS_UPDATE_FAILED, message: `The new cell sets could not be saved: ${reason}. Please try again.` };
+    }
+  }
+
+  private etagOf(to: Address): string {
+    if (to.id === null) throw new Error("a current-protocol answer needs the request's ETag");
+    return to.id;
+  }
+
+  private async put(to: Address, etag: string, body: Uint8Array | Readable): Promise<void> {
+    if (!isSafeObjectKey(etag)) throw new Error("the ETag cannot be used as an object key");
+    await this.store.put(etag, body, { tags: { experimentId: to.experimentId ?? "", requestType: to.taskName ?? "" } });
   }
 }
 
-function signedUrlOf(raw: Record<string, unknown>): string | null {
-  return typeof raw.signedUrl === "string" ? raw.signedUrl : null;
+function signedUrlOf(echo: Record<string, unknown> | null): string | null {
+  return typeof echo?.signedUrl === "string" ? echo.signedUrl : null;
 }
 
-function isBroadcast(raw: Record<string, unknown>): boolean {
-  const props = raw.requestProps as { broadcast?: unknown } | undefined;
+function isBroadcast(echo: Record<string, unknown> | null): boolean {
+  const props = echo?.requestProps as { broadcast?: unknown } | undefined;
   return typeof props === "object" && props !== null && Boolean(props.broadcast);
 }

@@ -12,15 +12,8 @@
 import { Emitter } from "@socket.io/redis-emitter";
 import { Redis } from "ioredis";
 import type { Logger } from "../log.ts";
+import type { RedisConfig } from "../config.ts";
 
-/** Where the socket.io servers' Redis is. */
-export interface RedisConfig {
-  /** redis://host:port or rediss://host:port (TLS) */
-  url: string;
-  tls: boolean;
-  /** verify the server certificate (TLS only) */
-  rejectUnauthorized: boolean;
-}
 
 export interface SocketEvents {
   /** Publishes one event; resolves with the number of socket.io servers that received it. */

@@ -7,8 +7,9 @@
  * variable of the same name in UPPER_SNAKE case (`experimentId` → `EXPERIMENT_ID`).
  */
 import { readFileSync } from "node:fs";
+import { labelOrEnv } from "../config.ts";
+import { sleep } from "../retry.ts";
 
-export const DEFAULT_LABELS_FILE = "/etc/podinfo/labels";
 
 /** `key="value"` lines (downward-API format; unquoted values and blank lines tolerated). */
 export function parseLabels(text: string): Record<string, string> {
@@ -39,16 +40,6 @@ export function readLabels(path: string): Record<string, string> {
   }
 }
 
-/** `experimentId` → `EXPERIMENT_ID`. */
-export function envNameOf(label: string): string {
-  return label.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
-}
-
-/** A label, else the environment variable of the same name; undefined when neither is set. */
-export function labelOrEnv(labels: Record<string, string>, env: NodeJS.ProcessEnv, label: string): string | undefined {
-  const v = labels[label] || env[envNameOf(label)];
-  return v ? v : undefined;
-}
 
 /**
  * Re-reads the labels file every `pollMs` until an experiment id is assigned (label or
@@ -65,15 +56,7 @@ export async function waitForAssignment(opts: {
       told = true;
       opts.onWaiting?.();
     }
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(done, opts.pollMs);
-      function done(): void {
-        clearTimeout(t);
-        opts.signal.removeEventListener("abort", done);
-        resolve();
-      }
-      opts.signal.addEventListener("abort", done, { once: true });
-    });
+    await sleep(opts.pollMs, opts.signal);
   }
   return null;
 }

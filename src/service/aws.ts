@@ -6,7 +6,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import type { ServiceConfig } from "./config.ts";
+import type { ServiceConfig } from "../config.ts";
 
 export interface AwsClients {
   sqs: SQSClient;

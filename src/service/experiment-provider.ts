@@ -15,35 +15,14 @@ import { openExperiment } from "../experiment/open.ts";
 import { dataPathOf, syncExperiment, type SyncMemo } from "../experiment/source/s3-sync.ts";
 import type { CellSetStore } from "../experiment/cell-sets/store.ts";
 import type { CellClass } from "../experiment/cell-sets/cell-sets.ts";
-import { runTask, type RunInput } from "../compute/host.ts";
+import { runTask } from "../compute/run-task.ts";
 import { ThreadHost } from "../compute/thread-host.ts";
 import { ErrorCode, WorkerError } from "../result/errors.ts";
-import type { TaskResult } from "../result/response.ts";
 import type { Logger } from "../log.ts";
 import { resolve, sep } from "node:path";
 
-/** Moments a request may want to tell its user about (heartbeats of the current protocol). */
-export interface LoadHooks {
-  /** before the first download of the experiment's files */
-  downloading?(): void;
-  /** files were downloaded and are about to be (re)loaded */
-  loading?(): void;
-}
-
-/** The loaded experiment, as far as the worker loop needs it. */
-export interface ExperimentCompute {
-  /** Runs one task; never throws. */
-  run(input: RunInput): Promise<TaskResult>;
-  /** Undoes the cell-set change of the last task (its save through the API failed). */
-  revertCellSets(): void;
-}
-
-export interface ExperimentProvider {
-  get(hooks?: LoadHooks): Promise<ExperimentCompute>;
-  /** true once an experiment has been loaded */
-  readonly loaded: boolean;
-  close(): Promise<void>;
-}
+import type { ExperimentCompute, ExperimentSource, LoadHooks } from "../pipeline/request.ts";
+import type { Limits } from "../config.ts";
 
 export interface ProviderOptions {
   s3: S3Client;
@@ -56,9 +35,10 @@ export interface ProviderOptions {
   compute: "thread" | "in-process";
   taskTimeoutMs: number;
   loadTimeoutMs: number;
+  limits: Limits;
 }
 
-export class S3ExperimentProvider implements ExperimentProvider {
+export class S3ExperimentProvider implements ExperimentSource {
   private readonly memo: SyncMemo = new Map();
   private queue: Promise<unknown> = Promise.resolve();
   private readonly opts: ProviderOptions;
@@ -75,6 +55,7 @@ export class S3ExperimentProvider implements ExperimentProvider {
       : null;
   }
 
+  /** true once an experiment has been loaded */
   get loaded(): boolean {
     return this.openedPath !== null;
   }
@@ -112,11 +93,11 @@ export class S3ExperimentProvider implements ExperimentProvider {
       this.openedPath = null;
       if (this.host) {
         await this.host.close(); // the files changed: reopen even if the path is the same
-        await this.host.open({ path, cacheDir }).catch((err: Error & { code?: string }) => {
+        await this.host.open({ path, cacheDir, limits: this.opts.limits }).catch((err: Error & { code?: string }) => {
           throw new WorkerError((err.code as ErrorCode | undefined) ?? ErrorCode.WORKER_ERROR, err.message);
         });
       } else {
-        this.inProcess = await openExperiment({ path, cacheDir, log });
+        this.inProcess = await openExperiment({ path, cacheDir, log, limits: this.opts.limits });
       }
       this.openedPath = path;
     }
@@ -129,7 +110,7 @@ export class S3ExperimentProvider implements ExperimentProvider {
     this.override = null;
     const before = cellSets ?? host.cellSets;
     return {
-      run: async (input) => (await host.run({ ...input, cellSets })).result,
+      run: async (input, signal) => (await host.run({ ...input, cellSets }, signal)).result,
       revertCellSets: () => { this.override = before; },
     };
   }

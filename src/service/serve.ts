@@ -1,27 +1,29 @@
 /**
  * Composition root of `cellworker serve`: health endpoints; in today's Cellenics, the wait for
  * the pod's experiment assignment; configuration → AWS clients → transport, publishers (2021:
- * SNS; current: S3 + socket.io events through Redis), API client, experiment provider, cell-set
- * store → worker loop; signal handling.
+ * SNS + S3; current: S3 + socket.io events through Redis + the API for cell sets, routed by
+ * each request's protocol), experiment provider, cell-set store → the request pipeline's
+ * policy → queue loop; signal handling.
  */
 import type { Server } from "node:http";
-import { deploymentOf, healthOf, labelsFileOf, labelsPollMsOf, loadServiceConfig, type ServiceConfig } from "./config.ts";
+import { deploymentOf, healthOf, labelsFileOf, labelsPollMsOf, loadServiceConfig, logFormat, type ServiceConfig } from "../config.ts";
 import { waitForAssignment } from "./assignment.ts";
 import { createAwsClients } from "./aws.ts";
 import { SqsTransport } from "../transport/sqs.ts";
-import { SnsS3Publisher } from "../publish/sns-s3.ts";
+import { SnsS3Publisher, snsTopic } from "../publish/sns-s3.ts";
 import { CurrentPublisher } from "../publish/current.ts";
+import { ProtocolRouter } from "../publish/by-protocol.ts";
+import { S3ObjectStore } from "../publish/object-store.ts";
 import { RedisSocketEvents, type SocketEvents } from "../publish/socket-events.ts";
 import { StatusCode } from "../publish/heartbeat.ts";
-import { CellenicsApi } from "./api-client.ts";
+import { CellenicsApi } from "../publish/api-client.ts";
 import { S3ExperimentProvider } from "./experiment-provider.ts";
 import { DynamoCellSetStore, FileCellSetStore, type CellSetStore } from "../experiment/cell-sets/store.ts";
 import { S3BucketCellSetStore } from "../experiment/cell-sets/s3-bucket-store.ts";
 import { cellSetsFileOf } from "../experiment/source/s3-sync.ts";
-import { Worker } from "./worker.ts";
+import { QueueWorker } from "./queue-worker.ts";
 import { startHealthServer } from "./health.ts";
 import { createLogger, type Logger } from "../log.ts";
-import { logFormat } from "../config.ts";
 import { join } from "node:path";
 import { existsSync, readdirSync } from "node:fs";
 
@@ -30,7 +32,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, log: Logger = 
   const healthConfig = healthOf(env);
   let ready = (): boolean => false;
   let health: Server | null = null;
-  let worker: Worker | null = null;
+  let worker: QueueWorker | null = null;
   const waiting = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
     waiting.abort();
@@ -68,6 +70,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, log: Logger = 
       log,
       onReady: () => { transportReady = true; },
     });
+    const { experimentId } = config;
     const provider = new S3ExperimentProvider({
       s3: aws.s3,
       bucket: config.sourceBucket,
@@ -79,28 +82,40 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, log: Logger = 
       compute: config.compute,
       taskTimeoutMs: config.taskTimeoutS * 1000,
       loadTimeoutMs: config.loadTimeoutS * 1000,
+      limits: config.limits,
     });
     experiments = provider;
     ready = () => transportReady && provider.loaded;
     events = config.redis ? new RedisSocketEvents(config.redis, log) : null;
-    const current = events ? new CurrentPublisher({ s3: aws.s3, resultsBucket: config.resultsBucket, events, log }) : null;
-    worker = new Worker({
+    const results = new S3ObjectStore(aws.s3, config.resultsBucket);
+    const api = new CellenicsApi({ baseUrl: config.apiUrl, attempts: config.apiAttempts, backoffMs: config.apiRetryBackoffMs, timeoutMs: config.apiTimeoutMs, log });
+    const current = events ? new CurrentPublisher({ store: results, events, api, log }) : null;
+    worker = new QueueWorker({
       transport,
-      publisher: new SnsS3Publisher({ sns: aws.sns, s3: aws.s3, topicArn: config.topicArn, resultsBucket: config.resultsBucket }),
-      current,
-      api: new CellenicsApi({ baseUrl: config.apiUrl, attempts: config.apiAttempts, backoffMs: config.apiRetryBackoffMs, timeoutMs: config.apiTimeoutMs, log }),
-      experiments: provider,
+      pipeline: {
+        publisher: new ProtocolRouter({ "2021": new SnsS3Publisher({ topic: snsTopic(aws.sns, config.topicArn), store: results }), current }),
+        experiments: provider,
+        policy: {
+          experimentId,
+          maxReceiveCount: config.maxReceiveCount,
+          dropExpired: true,
+          limits: { maxBytes: config.limits.maxRequestBytes, maxDepth: config.limits.maxRequestDepth },
+        },
+        taskLimits: { maxResultValues: config.limits.maxResultValues },
+        retries: { backoff: { initialMs: 1000, maxMs: 30_000 }, windowS: 900, handBackDelayS: 30, visibilityTimeoutS: config.visibilityTimeoutS },
+        log,
+      },
       log,
-      options: config,
+      options: { ...config, handBackDelayS: 30 },
     });
     if (waiting.signal.aborted) return 0;
     // load the experiment up front so the first request does not pay for it (errors are answered per request);
     // in today's Cellenics the UI that caused the assignment is waiting: tell it (spec §2.6.1)
-    const { experimentId } = config;
+    const assignment = { era: "current", id: null, echo: null, experimentId, taskName: null } as const;
     const hooks = current && config.deployment === "current"
       ? {
-        downloading: () => void current.heartbeat(experimentId, StatusCode.DOWNLOAD_EXPERIMENT, null),
-        loading: () => void current.heartbeat(experimentId, StatusCode.LOAD_TO_MEMORY, null),
+        downloading: () => void current.status(assignment, StatusCode.DOWNLOAD_EXPERIMENT),
+        loading: () => void current.status(assignment, StatusCode.LOAD_TO_MEMORY),
       }
       : {};
     provider.get(hooks).catch((err: Error) => log("experiment not loaded yet", { error: err.message }));

@@ -60,6 +60,8 @@ export default defineTask({
   name: "BatchDifferentialExpression",
   body: Body,
   cacheable: true,
+  effect: "none",
+  example: { name: "BatchDifferentialExpression", basis: ["all"], cellSet: ["louvain-0", "louvain-1"], compareWith: "background", comparisonType: "within" },
   async run(body, { experiment: exp, progress }) {
     const comparisons = batchComparisons(body);
     const out: BatchDeItem[] = [];

@@ -2,15 +2,15 @@
  * ClusterCells (reference spec §5.7, §6.5): Louvain or Leiden on the SNN graph of the first 30
  * PCs (k = 20, Jaccard pruning 1/15, as Seurat's FindNeighbors), resolution from `config` or
  * the 2021 `params` (default 0.8), fixed seed; clusters numbered 0.. by decreasing size.
- * Returns the new cell class and puts it first in the experiment's cell sets (replacing the
- * class with the same key), so later requests see the new clusters. Not cacheable.
+ * Returns the new cell class; its declared effect puts it first in the experiment's cell sets
+ * (replacing the class with the same key), so later requests see the new clusters. Not cacheable.
  */
 import { z } from "zod";
 import { defineTask } from "./task.ts";
 import { clusterCells, clusteringSubset, snnGraphOf, CLUSTER_DEFAULTS } from "../numerics/cluster.ts";
 import type { WeightedGraph } from "../numerics/snn.ts";
 import type { Neighbors } from "../numerics/scran.ts";
-import { clusterClass, withClassFirst } from "../experiment/cell-sets/cell-sets.ts";
+import { clusterClass } from "../experiment/cell-sets/cell-sets.ts";
 import type { Experiment } from "../experiment/experiment.ts";
 
 const Resolution = z.object({ resolution: z.number().gt(0).max(10).optional() }).loose();
@@ -38,6 +38,8 @@ export default defineTask({
   name: "ClusterCells",
   body: Body,
   cacheable: false,
+  effect: "replace-class",
+  example: { name: "ClusterCells", type: "louvain", config: { resolution: 0.5 }, cellSetKey: "louvain", cellSetName: "Louvain clusters" },
   async run(body, { experiment: exp }) {
     const resolution = body.config?.resolution ?? body.params?.resolution ?? CLUSTER_DEFAULTS.resolution;
     const labels = await exp.memoize(`clusters:${body.type}:${resolution}`, async () =>
@@ -52,7 +54,6 @@ export default defineTask({
       labels,
       cellIds: exp.data.cellIds,
     });
-    exp.cellSets = withClassFirst(exp.cellSets, cls);
     return cls;
   },
 });

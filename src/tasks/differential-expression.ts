@@ -76,6 +76,8 @@ export default defineTask({
   name: "DifferentialExpression",
   body: Body,
   cacheable: true,
+  effect: "none",
+  example: { name: "DifferentialExpression", cellSet: "louvain-0", compareWith: "rest", basis: "all", comparisonType: "within" },
   async run(body, { experiment: exp, pagination: rawPagination, progress }) {
     const pagination = parsePagination(rawPagination);
     if (body.comparisonType === "between") {

@@ -31,6 +31,8 @@ export default defineTask({
   name: "GetBackgroundExpressedGenes",
   body: Body,
   cacheable: true,
+  effect: "none",
+  example: { name: "GetBackgroundExpressedGenes", cellSet: "louvain-0", compareWith: "rest", basis: "all", comparisonType: "within" },
   async run(body, { experiment: exp }) {
     if (exp.data.matrixKind !== "counts") {
       throw new WorkerError(ErrorCode.DATA_UNSUPPORTED, "Background expressed genes need raw counts; this experiment holds log-normalised values only.");

@@ -18,6 +18,8 @@ export default defineTask({
   name: "GetDoubletScore",
   body: Body,
   cacheable: true,
+  effect: "none",
+  example: { name: "GetDoubletScore" },
   async run(_body, { experiment: exp }) {
     const col = numericObsColumn(exp, DOUBLET_COLUMNS);
     if (!col) throw columnNotFound("doublet_scores");

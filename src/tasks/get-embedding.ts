@@ -26,6 +26,8 @@ export default defineTask({
   name: "GetEmbedding",
   body: Body,
   cacheable: true,
+  effect: "none",
+  example: { name: "GetEmbedding", type: "umap", config: { minimumDistance: 0.3, distanceMetric: "cosine" } },
   async run(body, { experiment: exp, progress }) {
     const cfg = body.config ?? {};
     switch (body.type) {

@@ -1,7 +1,7 @@
 /**
  * GetExpressionCellSets (reference spec §5.16, §3.4): a new custom cell set of the cells whose
- * expression passes every filter of `genesConfig`, appended to the experiment's `scratchpad`
- * class (created, last, when missing) and returned. Not cacheable.
+ * expression passes every filter of `genesConfig`, returned and (its declared effect) appended to
+ * the experiment's `scratchpad` class (created, last, when missing). Not cacheable.
  *
  *  - Genes match a symbol exactly (case-sensitive, the first gene with that symbol), as the
  *    original; any name not found → EMPTY_CELL_SET "Requested ExpressionCellSet with gene
@@ -19,7 +19,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { defineTask } from "./task.ts";
 import type { Experiment } from "../experiment/experiment.ts";
-import { colorAt, emptyScratchpad, type CellSet } from "../experiment/cell-sets/cell-sets.ts";
+import { colorAt, type CellSet } from "../experiment/cell-sets/cell-sets.ts";
 import { normalizedRow } from "../numerics/normalize.ts";
 import { ErrorCode, WorkerError } from "../result/errors.ts";
 
@@ -44,6 +44,8 @@ export default defineTask({
   name: "GetExpressionCellSets",
   body: Body,
   cacheable: false,
+  effect: "append-to-scratchpad",
+  example: { name: "GetExpressionCellSets", genesConfig: [{ geneName: "CST3", comparisonType: "greaterThan", thresholdValue: 1 }] },
   async run(body, { experiment: exp }) {
     const cellIds = cellsPassing(exp, body.genesConfig);
     const scratchpad = exp.cellSets.find((c) => c.key === "scratchpad");
@@ -54,10 +56,7 @@ export default defineTask({
       color: colorAt(scratchpad?.children.length ?? 0),
       cellIds,
     };
-    exp.cellSets = scratchpad
-      ? exp.cellSets.map((c) => (c === scratchpad ? { ...c, children: [...c.children, set] } : c))
-      : [...exp.cellSets, { ...emptyScratchpad(), children: [set] }];
-    return set;
+    return set; // appended to the scratchpad by its declared effect
   },
 });
 

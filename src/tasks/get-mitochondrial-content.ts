@@ -20,6 +20,8 @@ export default defineTask({
   name: "GetMitochondrialContent",
   body: Body,
   cacheable: true,
+  effect: "none",
+  example: { name: "GetMitochondrialContent" },
   async run(_body, { experiment: exp }) {
     if (exp.data.matrixKind === "counts") return valuesByCellId(exp, exp.state.qc.percentMito);
     const col = numericObsColumn(exp, MITO_COLUMNS);

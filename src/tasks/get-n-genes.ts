@@ -16,6 +16,8 @@ export default defineTask({
   name: "GetNGenes",
   body: Body,
   cacheable: true,
+  effect: "none",
+  example: { name: "GetNGenes" },
   async run(_body, { experiment: exp }) {
     return valuesByCellId(exp, log10Of(exp.state.qc.genesDetected));
   },

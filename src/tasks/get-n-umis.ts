@@ -19,6 +19,8 @@ export default defineTask({
   name: "GetNUmis",
   body: Body,
   cacheable: true,
+  effect: "none",
+  example: { name: "GetNUmis" },
   async run(_body, { experiment: exp }) {
     if (exp.data.matrixKind === "counts") return valuesByCellId(exp, log10Of(exp.state.qc.totalCounts));
     const col = numericObsColumn(exp, UMI_COLUMNS);

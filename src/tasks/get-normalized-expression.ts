@@ -40,6 +40,8 @@ export default defineTask({
   name: "GetNormalizedExpression",
   body: Body,
   cacheable: true,
+  effect: "none",
+  example: { name: "GetNormalizedExpression", subsetBy: { louvain: ["louvain-0"] } },
   async run(body, { experiment: exp, progress }): Promise<FileResult> {
     const cells = selectedCells(exp, body.subsetBy);
     return {

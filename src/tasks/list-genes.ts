@@ -41,6 +41,8 @@ export default defineTask({
   name: "ListGenes",
   body: Body,
   cacheable: true,
+  effect: "none",
+  example: { name: "ListGenes", selectFields: ["gene_names", "dispersions"], orderBy: "dispersions", orderDirection: "DESC", offset: 0, limit: 20, geneNamesFilter: "CD" },
   async run(body, { experiment: exp }) {
     return listGenes(exp, body);
   },

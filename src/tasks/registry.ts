@@ -2,7 +2,7 @@
  * The one dispatch table: wire name → task definition. Each task lives in the file named after
  * its wire name in kebab-case (a test checks that).
  */
-import type { TaskDefinition } from "./task.ts";
+import type { Task } from "./task.ts";
 import getEmbedding from "./get-embedding.ts";
 import clusterCells from "./cluster-cells.ts";
 import listGenes from "./list-genes.ts";
@@ -19,13 +19,13 @@ import markerHeatmap from "./marker-heatmap.ts";
 import dotPlot from "./dot-plot.ts";
 import getNormalizedExpression from "./get-normalized-expression.ts";
 
-const TASKS: readonly TaskDefinition[] = [
+const TASKS: readonly Task[] = [
   getEmbedding, listGenes, geneExpression, differentialExpression, clusterCells,
   batchDifferentialExpression, getBackgroundExpressedGenes, getNGenes, getNUmis, getMitochondrialContent, getDoubletScore,
   getExpressionCellSets, markerHeatmap, dotPlot, getNormalizedExpression,
-] as unknown as TaskDefinition[];
+];
 
-export const registry: ReadonlyMap<string, TaskDefinition> = new Map(TASKS.map((t) => [t.name, t]));
+export const registry: ReadonlyMap<string, Task> = new Map(TASKS.map((t) => [t.name, t]));
 
 /** Task names of the Cellenics protocol that this worker does not implement yet. */
 export const PLANNED_TASKS = [

@@ -1,11 +1,18 @@
 /**
  * The shape of a task: its wire name, a strict body schema, whether results may be cached,
- * and `run`, which orchestrates experiment data and numerics and returns the result JSON (or a
- * FileResult for file downloads), or throws a WorkerError. Tasks do no I/O and know nothing of
- * transports or envelopes.
+ * what it changes besides its answer (its effect), an example body, and `run`, which
+ * orchestrates experiment data and numerics and returns the result JSON (or a FileResult for
+ * file downloads), or throws a WorkerError. Tasks do no I/O, change nothing themselves and know
+ * nothing of transports or envelopes: the runner (compute/run-task.ts) applies a declared
+ * effect to the experiment, and the request pipeline saves it where the protocol keeps cell
+ * sets.
+ *
+ * Adding a task: one file here (its definition, `export default defineTask({...})`) and one
+ * line in registry.ts; its test checks the example against the schema.
  */
 import type { z } from "zod";
 import type { Experiment } from "../experiment/experiment.ts";
+import { describeZodError, ErrorCode, WorkerError } from "../result/errors.ts";
 
 export interface TaskContext {
   experiment: Experiment;
@@ -17,16 +24,52 @@ export interface TaskContext {
   limits?: { maxResultValues?: number };
 }
 
-export interface TaskDefinition<S extends z.ZodType = z.ZodType> {
+/**
+ * What a successful task changes in the experiment's cell sets, besides answering:
+ * - `none`: nothing;
+ * - `replace-class`: its result is a cell class that replaces the class with the same key and
+ *   goes first (ClusterCells);
+ * - `append-to-scratchpad`: its result is a cell set appended to the `scratchpad` class
+ *   (GetExpressionCellSets).
+ */
+export type TaskEffect = "none" | "replace-class" | "append-to-scratchpad";
+
+/** A body schema: an object whose `name` is the task's wire name. */
+type BodySchema = z.ZodType<{ name: string }, { name: string }>;
+
+export interface TaskDefinition<S extends BodySchema> {
   name: string;
   body: S;
   cacheable: boolean;
+  effect: TaskEffect;
+  /** a valid body, as a client would send it (the fuzzer and the README's examples start from these) */
+  example: z.input<S>;
   run(body: z.infer<S>, ctx: TaskContext): Promise<unknown>;
 }
 
-/** Identity helper that keeps the body type tied to the schema. */
-export function defineTask<S extends z.ZodType>(def: TaskDefinition<S>): TaskDefinition<S> {
-  return def;
+/** A task as the registry holds it: the definition with its body type erased behind `execute`. */
+export interface Task {
+  readonly name: string;
+  readonly body: z.ZodType;
+  readonly cacheable: boolean;
+  readonly effect: TaskEffect;
+  readonly example: Readonly<Record<string, unknown>>;
+  /** Validates `body` with the task's schema (INVALID_INPUT naming the field) and runs it. */
+  execute(body: unknown, ctx: TaskContext): Promise<unknown>;
+}
+
+/** A task definition, with `execute` that keeps the body type tied to the schema. */
+export function defineTask<S extends BodySchema>(def: TaskDefinition<S>): Omit<TaskDefinition<S>, "example"> & Task {
+  const example: Record<string, unknown> = { ...def.example };
+  return {
+    ...def,
+    example,
+    async execute(body, ctx) {
+      const parsed = def.body.safeParse(body);
+      if (!parsed.success) throw new WorkerError(ErrorCode.INVALID_INPUT, describeZodError(parsed.error, "body"));
+      return def.run(parsed.data, ctx);
+    },
+  };
 }
 
 export { isFileResult, type FileResult } from "../result/file-result.ts";

@@ -1,7 +1,7 @@
-/** Which infrastructure failures the worker waits out (src/service/transient.ts). */
+/** Which infrastructure failures the worker waits out (src/pipeline/transient.ts). */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { isTransient } from "../../src/service/transient.ts";
+import { isTransient } from "../../src/pipeline/transient.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
 
 const aws = (name: string, status: number | undefined, extra: Record<string, unknown> = {}): Error =>

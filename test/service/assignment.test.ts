@@ -3,7 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { envNameOf, labelOrEnv, parseLabels, waitForAssignment } from "../../src/service/assignment.ts";
+import { parseLabels, waitForAssignment } from "../../src/service/assignment.ts";
+import { envNameOf, labelOrEnv } from "../../src/config.ts";
 import { tempDir } from "../helpers.ts";
 
 test("labels file lines are key=\"value\" with Go-style escapes", () => {

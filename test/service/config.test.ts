@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, deploymentOf, loadServiceConfig } from "../../src/service/config.ts";
+import { ConfigError, deploymentOf, loadServiceConfig } from "../../src/config.ts";
 import { tempDir } from "../helpers.ts";
 
 const NO_LABELS = { PODINFO_LABELS: "/nonexistent/cellworker/labels" };

@@ -93,6 +93,14 @@ export function withClassFirst(sets: CellClass[], cls: CellClass): CellClass[] {
   return [cls, ...sets.filter((c) => c.key !== cls.key)];
 }
 
+/** Appends a set to the `scratchpad` class, which is created (last) when missing (GetExpressionCellSets semantics). */
+export function withScratchpadSet(sets: CellClass[], set: CellSet): CellClass[] {
+  const scratchpad = sets.find((c) => c.key === "scratchpad");
+  return scratchpad
+    ? sets.map((c) => (c === scratchpad ? { ...c, children: [...c.children, set] } : c))
+    : [...sets, { ...emptyScratchpad(), children: [set] }];
+}
+
 /** The node (class or set) with this key, depth-first. */
 export function findNode(sets: CellClass[], key: string): CellClass | CellSet | undefined {
   for (const cls of sets) {

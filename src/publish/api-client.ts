@@ -7,7 +7,8 @@
  * answer is retried with doubling backoff and then reported as `CellSetsUpdateError`, which the
  * worker turns into an error result for the user.
  */
-import type { MergePatch } from "./cell-set-writes.ts";
+import type { MergePatch } from "./cell-set-patch.ts";
+import { retry } from "../retry.ts";
 
 export class CellSetsUpdateError extends Error {
   override name = "CellSetsUpdateError";
@@ -34,8 +35,6 @@ export interface ApiClientOptions {
 
 export const MERGE_CONTENT_TYPE = "application/boschni-json-merger+json";
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 export class CellenicsApi {
   private readonly opts: ApiClientOptions;
   constructor(opts: ApiClientOptions) {
@@ -49,30 +48,36 @@ export class CellenicsApi {
   async patchCellSets(experimentId: string, authorization: string, patch: MergePatch): Promise<void> {
     const url = this.cellSetsUrl(experimentId);
     const body = JSON.stringify(patch);
-    let status: number | null = null;
-    let reason = "";
     const attempts = Math.max(1, this.opts.attempts);
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (attempt > 1) await sleep(this.opts.backoffMs * 2 ** (attempt - 2));
-      try {
-        const res = await fetch(url, {
-          method: "PATCH",
-          headers: { "content-type": MERGE_CONTENT_TYPE, authorization },
-          body,
-          signal: AbortSignal.timeout(this.opts.timeoutMs),
-        });
+    let status: number | null = null;
+    try {
+      await retry(async () => {
+        status = null;
+        let res: Response;
+        try {
+          res = await fetch(url, {
+            method: "PATCH",
+            headers: { "content-type": MERGE_CONTENT_TYPE, authorization },
+            body,
+            signal: AbortSignal.timeout(this.opts.timeoutMs),
+          });
+        } catch (err) {
+          const e = err as Error;
+          throw new Error(e.name === "TimeoutError" ? `the API did not answer within ${this.opts.timeoutMs} ms` : `the API could not be reached (${causeOf(e)})`);
+        }
         status = res.status;
         await res.arrayBuffer().catch(() => undefined); // drain; the answer's body is not used
-        if (res.ok) return;
-        reason = `the API answered ${res.status}`;
-      } catch (err) {
-        status = null;
-        const e = err as Error;
-        reason = e.name === "TimeoutError" ? `the API did not answer within ${this.opts.timeoutMs} ms` : `the API could not be reached (${causeOf(e)})`;
-      }
-      this.opts.log?.("cell-set update failed", { experimentId, attempt, of: attempts, reason });
+        if (!res.ok) throw new Error(`the API answered ${res.status}`);
+      }, {
+        backoff: { initialMs: this.opts.backoffMs, maxMs: Number.MAX_SAFE_INTEGER },
+        retryIf: (_err, attempt) => attempt < attempts,
+        onRetry: (err, attempt) => this.opts.log?.("cell-set update failed", { experimentId, attempt, of: attempts, reason: (err as Error).message }),
+      });
+    } catch (err) {
+      const reason = (err as Error).message;
+      this.opts.log?.("cell-set update failed", { experimentId, attempt: attempts, of: attempts, reason });
+      throw new CellSetsUpdateError(`${reason} (${attempts} ${attempts === 1 ? "attempt" : "attempts"})`, status, attempts);
     }
-    throw new CellSetsUpdateError(`${reason} (${attempts} ${attempts === 1 ? "attempt" : "attempts"})`, status, attempts);
   }
 }
 

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { CellenicsApi, CellSetsUpdateError, MERGE_CONTENT_TYPE } from "../../src/service/api-client.ts";
+import { CellenicsApi, CellSetsUpdateError, MERGE_CONTENT_TYPE } from "../../src/publish/api-client.ts";
 
 async function stub(answer: (n: number) => number | "hang"): Promise<{ url: string; seen: { headers: IncomingHttpHeaders; body: string; url: string; at: number }[]; server: Server }> {
   const seen: { headers: IncomingHttpHeaders; body: string; url: string; at: number }[] = [];

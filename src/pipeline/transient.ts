@@ -1,6 +1,6 @@
 /**
  * Which failures of the infrastructure around a request are worth waiting out: the worker keeps
- * the message and retries (src/service/worker.ts) rather than answering an error or losing it.
+ * the message and retries (src/pipeline/request.ts) rather than answering an error or losing it.
  *
  * Transient: network failures (connection refused or reset, timeouts, DNS), HTTP 5xx and 429,
  * the services' throttling errors (which AWS sends with 400 or 503), anything the AWS SDK marks

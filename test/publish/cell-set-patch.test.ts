@@ -1,7 +1,8 @@
 /** The API PATCH bodies for cell-set changes made by tasks (reference spec §3.4). */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cellSetPatchFor, classQuery, writesCellSets } from "../../src/service/cell-set-writes.ts";
+import { cellSetPatchOf, classQuery } from "../../src/publish/cell-set-patch.ts";
+import { registry } from "../../src/tasks/registry.ts";
 
 const cls = {
   key: "louvain", name: "louvain clusters", rootNode: true, type: "cellSets",
@@ -12,7 +13,7 @@ const cls = {
 };
 
 test("ClusterCells: remove the class with its key, then prepend the new class", () => {
-  const patch = cellSetPatchFor("ClusterCells", cls);
+  const patch = cellSetPatchOf({ effect: "replace-class", data: cls });
   assert.equal(JSON.stringify(patch), JSON.stringify([
     { $match: { query: '$[?(@.key == "louvain")]', value: { $remove: true } } },
     { $prepend: { ...cls, children: [cls.children[0], { ...cls.children[1], cellIds: [1, 3] }] } },
@@ -21,18 +22,17 @@ test("ClusterCells: remove the class with its key, then prepend the new class", 
 
 test("GetExpressionCellSets: append the new set to scratchpad's children", () => {
   const set = { key: "0b5e1c5e-0000-4000-8000-000000000000", name: "CST3>0.5", rootNode: false, color: "#77aadd", cellIds: [5, 8, 13] };
-  assert.deepEqual(cellSetPatchFor("GetExpressionCellSets", set), [
+  assert.deepEqual(cellSetPatchOf({ effect: "append-to-scratchpad", data: set }), [
     { $match: { query: '$[?(@.key == "scratchpad")]', value: { children: [{ $insert: { index: "-", value: set } }] } } },
   ]);
 });
 
-test("keys are quoted safely in the JSONPath query; other tasks change nothing; wrong shapes throw", () => {
+test("keys are quoted safely in the JSONPath query; tasks declare their effects; wrong shapes throw", () => {
   assert.equal(classQuery('a"b\\c'), '$[?(@.key == "a\\"b\\\\c")]');
-  assert.equal(cellSetPatchFor("GetEmbedding", [[0, 1]]), null);
-  assert.equal(writesCellSets("ClusterCells"), true);
-  assert.equal(writesCellSets("GetExpressionCellSets"), true);
-  assert.equal(writesCellSets("ListGenes"), false);
-  assert.equal(writesCellSets("constructor"), false);
-  assert.throws(() => cellSetPatchFor("ClusterCells", { key: "louvain" }));
-  assert.throws(() => cellSetPatchFor("GetExpressionCellSets", { key: "x", name: "y", cellIds: [-1] }));
+  assert.equal(registry.get("ClusterCells")?.effect, "replace-class");
+  assert.equal(registry.get("GetExpressionCellSets")?.effect, "append-to-scratchpad");
+  const writers = [...registry.values()].filter((t) => t.effect !== "none").map((t) => t.name).sort();
+  assert.deepEqual(writers, ["ClusterCells", "GetExpressionCellSets"]);
+  assert.throws(() => cellSetPatchOf({ effect: "replace-class", data: { key: "louvain" } }));
+  assert.throws(() => cellSetPatchOf({ effect: "append-to-scratchpad", data: { key: "x", name: "y", cellIds: [-1] } }));
 });
