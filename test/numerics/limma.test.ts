@@ -11,12 +11,17 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../helpers.ts";
-import {
-  approxOrdered, contrastsFit, dF, digamma, eBayes, fitFDist, fitFDistRobustly, gaussLegendreUnit, groupDesign,
-  lmFit, lowess, pfLog, pt, qchisq, qf, squeezeVar, tetragamma, trigamma, trigammaInverse, voom,
-  voomWithQualityWeights, wlsFit, zeroin, lgamma, lbeta,
-} from "../../src/numerics/stats/limma.ts";
-import { calcNormFactorsTMM, filterByExpr, medianR, quantile7, rankAverage, sumR } from "../../src/numerics/stats/edger.ts";
+import { digamma, lbeta, lgamma, tetragamma, trigamma, trigammaInverse } from "../../src/numerics/stats/special-functions.ts";
+import { dF, pfLog, pt, qchisq, qf } from "../../src/numerics/stats/distributions.ts";
+import { gaussLegendreUnit } from "../../src/numerics/stats/gauss-legendre.ts";
+import { zeroin } from "../../src/numerics/stats/uniroot.ts";
+import { lowess } from "../../src/numerics/stats/lowess.ts";
+import { contrastsFit, groupDesign, lmFit, wlsFit } from "../../src/numerics/stats/linear-model.ts";
+import { voom, voomWithQualityWeights } from "../../src/numerics/stats/voom.ts";
+import { fitFDist, fitFDistRobustly } from "../../src/numerics/stats/f-dist-fit.ts";
+import { eBayes, squeezeVar } from "../../src/numerics/stats/ebayes.ts";
+import { approxOrdered, medianR, quantile7, rankAverage, sumR } from "../../src/numerics/stats/r-base.ts";
+import { calcNormFactorsTMM, filterByExpr } from "../../src/numerics/stats/edger.ts";
 import { librarySizes, sumCountsPerSample } from "../../src/numerics/stats/pseudobulk.ts";
 
 type Num = number | null;

@@ -7,82 +7,13 @@
  *    sample whose upper-quartile-scaled library is closest to the mean (logratioTrim 0.3,
  *    sumTrim 0.05, doWeighting, Acutoff −1e10), factors scaled to multiply to one.
  * Same arithmetic order as edgeR's R code (CPM = count · (1e6 / lib), as its C++ does), so the
- * kept set and the factors agree with R to the last bits (ties in the ranks included).
- * Also the few base-R helpers (median, quantile type 7, average ranks, long-double-like sums)
- * that edger.ts and limma.ts share.
+ * kept set and the factors agree with R to the last bits (ties in the ranks included). The
+ * base-R helpers it shares with the limma files (median, quantile type 7, average ranks,
+ * long-double-like sums) are in r-base.ts.
  *
  * Matrices are dense gene-major Float64Arrays: gene g, sample s at [g·nSamples + s].
  */
-
-// ---------------------------------------------------------------- base R helpers
-
-/**
- * Sum with Neumaier compensation: R sums doubles in an 80-bit long double, which this
- * reproduces to the last bit in practice (a plain double sum can differ in the last bits).
- */
-export function sumR(x: ArrayLike<number>, from = 0, to = x.length): number {
-  let s = 0;
-  let c = 0;
-  for (let i = from; i < to; i++) {
-    const v = x[i]!;
-    const t = s + v;
-    c += Math.abs(s) >= Math.abs(v) ? (s - t) + v : (v - t) + s;
-    s = t;
-  }
-  return s + c;
-}
-
-/** R's `mean(x)`. */
-export function meanR(x: ArrayLike<number>): number {
-  return sumR(x) / x.length;
-}
-
-/** Ascending copy (NaN not expected). */
-function sorted(x: ArrayLike<number>): Float64Array {
-  return Float64Array.from(x).sort();
-}
-
-/** R's `median(x)`. */
-export function medianR(x: ArrayLike<number>): number {
-  const n = x.length;
-  if (n === 0) return NaN;
-  const s = sorted(x);
-  const half = (n + 1) >> 1;
-  return n % 2 === 1 ? s[half - 1]! : (s[half - 1]! + s[half]!) / 2;
-}
-
-/** R's `quantile(x, probs, type = 7)`, exactly its arithmetic. */
-export function quantile7(x: ArrayLike<number>, probs: readonly number[]): number[] {
-  const s = sorted(x);
-  const n = s.length;
-  return probs.map((p) => {
-    const index = 1 + Math.max(n - 1, 0) * p;
-    const lo = Math.floor(index);
-    const hi = Math.ceil(index);
-    const qs = s[lo - 1]!;
-    const xhi = s[hi - 1]!;
-    if (index > lo && xhi !== qs) {
-      const h = index - lo;
-      return (1 - h) * qs + h * xhi;
-    }
-    return qs;
-  });
-}
-
-/** R's `rank(x)` (ties get the average rank), 1-based. */
-export function rankAverage(x: ArrayLike<number>): Float64Array {
-  const n = x.length;
-  const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => x[a]! - x[b]! || a - b);
-  const r = new Float64Array(n);
-  for (let i = 0; i < n;) {
-    let j = i;
-    while (j + 1 < n && x[order[j + 1]!] === x[order[i]!]) j++;
-    const avg = (i + j + 2) / 2;
-    for (let k = i; k <= j; k++) r[order[k]!] = avg;
-    i = j + 1;
-  }
-  return r;
-}
+import { meanR, medianR, quantile7, rankAverage, sumR } from "./r-base.ts";
 
 // ---------------------------------------------------------------- filterByExpr
 

@@ -10,7 +10,7 @@
  *     genes, kept after filtering as DGEList subsetting does), TMM `calcNormFactors`
  *     (numerics/stats/edger.ts).
  *  4. limma `voomWithQualityWeights` with design ~0 + group, `lmFit`, contrast base −
- *     background (numerics/stats/limma.ts).
+ *     background (numerics/stats/voom.ts, linear-model.ts).
  *  5. ≥ 3 samples: `eBayes(robust = TRUE)`, p_val and Benjamini–Hochberg p_val_adj (0 →
  *     smallest normal double, as the original); rows in topTable's order (ascending p).
  *     Exactly 2 samples (one per group, no replication): logFC and AveExpr only, rows by
@@ -33,7 +33,9 @@ import type { Experiment } from "../../experiment/experiment.ts";
 import { ErrorCode, WorkerError, dataInvalid, invalidInput } from "../../result/errors.ts";
 import { sumCountsPerSample, librarySizes } from "../../numerics/stats/pseudobulk.ts";
 import { calcNormFactorsTMM, filterByExpr } from "../../numerics/stats/edger.ts";
-import { contrastsFit, eBayes, groupDesign, lmFit, voomWithQualityWeights } from "../../numerics/stats/limma.ts";
+import { contrastsFit, groupDesign, lmFit } from "../../numerics/stats/linear-model.ts";
+import { voomWithQualityWeights } from "../../numerics/stats/voom.ts";
+import { eBayes } from "../../numerics/stats/ebayes.ts";
 import { adjustBH } from "../../numerics/stats/p-adjust.ts";
 import { groupLabels, type DeGroups } from "./de-groups.ts";
 
