@@ -37,7 +37,8 @@ import { findNode, isClass, type CellClass } from "../experiment/cell-sets/cell-
 import { normalizedValue } from "../numerics/normalize.ts";
 import { ErrorCode, invalidInput, WorkerError } from "../result/errors.ts";
 import { resolveGenes } from "./gene-expression.ts";
-import { cachedRankedMarkers, childGroups, topMarkerGenes, uniqueByName } from "./shared/markers.ts";
+import { cachedRankedMarkers, childGroups, uniqueByName } from "./shared/markers.ts";
+import { topMarkerGenes } from "../numerics/markers.ts";
 
 export const MAX_MARKERS = 1000;
 export const MAX_CUSTOM_GENES = 2000;
@@ -74,6 +75,8 @@ export default defineTask({
   name: "DotPlot",
   body: Body,
   cacheable: true,
+  effect: "none",
+  example: { name: "DotPlot", useMarkerGenes: true, numberOfMarkers: 3, customGenesList: [], groupBy: "louvain", filterBy: { group: "All" } },
   async run(body, { experiment: exp, progress }) {
     return dotPlot(exp, body, progress);
   },

@@ -22,7 +22,8 @@
  */
 import { z } from "zod";
 import { defineTask } from "./task.ts";
-import { cachedRankedMarkers, childGroups, topMarkerGenes, uniqueByName } from "./shared/markers.ts";
+import { cachedRankedMarkers, childGroups, uniqueByName } from "./shared/markers.ts";
+import { topMarkerGenes } from "../numerics/markers.ts";
 
 export const MAX_GENES_PER_GROUP = 1000;
 export const DEFAULT_CLASS = "louvain";
@@ -48,6 +49,8 @@ export default defineTask({
   name: "MarkerHeatmap",
   body: Body,
   cacheable: true,
+  effect: "none",
+  example: { name: "MarkerHeatmap", nGenes: 5, selectedCellSet: "louvain" },
   async run(body, { experiment: exp, progress }) {
     const key = body.selectedCellSet ?? body.downsampleSettings?.selectedCellSet ?? DEFAULT_CLASS;
     const field = body.selectedCellSet !== undefined ? "selectedCellSet"

@@ -3,9 +3,8 @@ import assert from "node:assert/strict";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import markerHeatmapTask, { MAX_GENES_PER_GROUP } from "../../src/tasks/marker-heatmap.ts";
-import {
-  cachedRankedMarkers, groupsDigest, MAX_CELLS_PER_GROUP, oneVsRestTable, pValue, rankMarkers, sampleGroups, topMarkerGenes, uniqueByName,
-} from "../../src/tasks/shared/markers.ts";
+import { cachedRankedMarkers, groupsDigest, oneVsRestTable, rankMarkers, uniqueByName } from "../../src/tasks/shared/markers.ts";
+import { MAX_CELLS_PER_GROUP, pValue, sampleGroups, topMarkerGenes } from "../../src/numerics/markers.ts";
 import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
 import type { CellClass } from "../../src/experiment/cell-sets/cell-sets.ts";
