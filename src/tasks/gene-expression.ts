@@ -37,6 +37,11 @@ export const MAX_CELL_IDS = 2_000_000;
  * string, so the request is refused before anything is built.
  */
 export const DEFAULT_MAX_RESULT_VALUES = 20_000_000;
+/**
+ * Most rows the heatmap sampler may split into buckets before drawing from them (cells repeated
+ * by overlapping tracks count once per copy), unless the selection alone has more cells.
+ */
+export const MAX_BUCKETED_ROWS = MAX_CELL_IDS;
 /** cells drawn per bucket by the heatmap sampler (spec §3.3) */
 export const BUCKET_SIZE = 1000;
 export const DOWNSAMPLE_SEED = 0;
@@ -170,8 +175,15 @@ function selectedCellIds(exp: Experiment, body: Omit<GeneExpressionBody, "name">
  * Spec §3.3 "bucketed heatmap cells", seeded: the cells of `selected` that are in `louvain`
  * (when that class exists) and in the data, split by every child of each grouped track in
  * turn (plus a leftover bucket of cells in no child); at most BUCKET_SIZE cells drawn per
- * bucket, kept in cell-id order within the bucket; buckets concatenated in order. Overlapping
- * children can repeat a cell. Empty when there are no tracks or no enabled cells.
+ * bucket, kept in cell-id order within the bucket; buckets concatenated in order. Empty when
+ * there are no tracks or no enabled cells.
+ *
+ * Overlapping children repeat a cell: one copy per child it is in, so every track whose
+ * children overlap multiplies the copies, exponentially in the number of such tracks. The
+ * copies (rows before sampling) are counted first, from how many children of each track hold
+ * each cell; more than `maxRows` (or the number of selected cells, if larger) is
+ * INVALID_INPUT. The split itself visits each copy once per track and never compares a bucket
+ * with children that hold none of its cells.
  */
 export function bucketedHeatmapCells(
   sets: CellClass[],
@@ -179,35 +191,122 @@ export function bucketedHeatmapCells(
   groupedTracks: readonly string[],
   inData: (id: number) => boolean,
   random: Random,
+  maxRows: number = MAX_BUCKETED_ROWS,
 ): Int32Array {
   const selectedCells = cellIdsOf(sets, selected);
   if (!selectedCells) throw invalidInput(`downsampleSettings.selectedCellSet: cell set "${selected.slice(0, 100)}" does not exist`);
   const tracks = groupedTracks.map((key) => {
     const node = findNode(sets, key);
     if (!node) throw invalidInput(`downsampleSettings.groupedTracks: cell set "${key.slice(0, 100)}" does not exist`);
-    return (isClass(node) ? node.children : [node]).map((child) => new Set(child.cellIds));
+    return isClass(node) ? node.children : [node];
   });
   const louvain = sets.some((c) => c.key === "louvain") ? cellIdsOf(sets, "louvain")! : null;
   const enabled = [...selectedCells].filter((id) => (!louvain || louvain.has(id)) && inData(id)).sort((a, b) => a - b);
   if (tracks.length === 0 || enabled.length === 0) return new Int32Array(0);
-  let buckets: number[][] = [enabled];
+  const position = new Map<number, number>();
+  enabled.forEach((id, i) => position.set(id, i));
+
+  // copies of each enabled cell after all tracks: the product of max(1, children holding it)
+  const limit = Math.max(maxRows, enabled.length);
+  const copies = new Float64Array(enabled.length).fill(1);
   for (const children of tracks) {
-    const next: number[][] = [];
-    for (const bucket of buckets) {
-      for (const child of children) {
-        const part = bucket.filter((id) => child.has(id));
-        if (part.length > 0) next.push(part);
+    const { start } = membership(children, position);
+    for (let i = 0; i < enabled.length; i++) copies[i]! *= Math.max(1, start[i + 1]! - start[i]!);
+  }
+  let rows = 0;
+  for (const c of copies) rows += c;
+  if (rows > limit) {
+    const count = Number.isSafeInteger(rows) ? `${rows} rows before sampling, more than ${limit}` : `more than ${limit} rows before sampling`;
+    throw invalidInput(
+      `downsampleSettings.groupedTracks: these ${tracks.length} tracks have overlapping cell sets that would repeat the ${enabled.length} selected cells as ${count}; ` +
+      "choose fewer tracks, or tracks whose cell sets do not overlap.",
+    );
+  }
+
+  // buckets as one flat array of positions in `enabled` (bucket b: cells[bounds[b] .. bounds[b+1]),
+  // ascending, so in cell-id order) that each track rewrites once
+  let cells = Int32Array.from(enabled, (_, i) => i);
+  let bounds = Int32Array.of(0, enabled.length);
+  for (const children of tracks) {
+    const { start, child } = membership(children, position);
+    const leftover = children.length;
+    let size = 0;
+    for (const i of cells) size += Math.max(1, start[i + 1]! - start[i]!);
+    const nextCells = new Int32Array(size);
+    const nextBounds = new Int32Array(size + 1);
+    const keys = new Float64Array(size);
+    let o = 0, nb = 0;
+    for (let b = 0; b + 1 < bounds.length; b++) {
+      const from = bounds[b]!, n = bounds[b + 1]! - from;
+      if (n === 1) {
+        // one cell: one bucket per child holding it (or the leftover bucket)
+        const i = cells[from]!;
+        for (let q = start[i]!; q < Math.max(start[i + 1]!, start[i]! + 1); q++) { nextCells[o++] = i; nextBounds[++nb] = o; }
+        continue;
       }
-      const leftover = bucket.filter((id) => !children.some((child) => child.has(id)));
-      if (leftover.length > 0) next.push(leftover);
+      // (child, place in the bucket) as one sortable number: children in order, leftover last,
+      // each part keeping the bucket's order
+      let m = 0;
+      let inOrder = true; // e.g. every cell in the same one child: nothing to sort
+      for (let j = 0; j < n; j++) {
+        const i = cells[from + j]!;
+        const first = m;
+        if (start[i] === start[i + 1]) keys[m++] = leftover * n + j;
+        else for (let q = start[i]!; q < start[i + 1]!; q++) keys[m++] = child[q]! * n + j;
+        if (first > 0 && keys[first]! < keys[first - 1]!) inOrder = false;
+      }
+      const sorted = inOrder ? keys.subarray(0, m) : keys.subarray(0, m).sort();
+      let previous = -1;
+      for (let r = 0; r < m; r++) {
+        const key = sorted[r]!;
+        const k = Math.floor(key / n);
+        if (k !== previous && previous !== -1) nextBounds[++nb] = o;
+        previous = k;
+        nextCells[o++] = cells[from + (key - k * n)]!;
+      }
+      nextBounds[++nb] = o;
     }
-    buckets = next;
+    cells = nextCells;
+    bounds = nextBounds.slice(0, nb + 1);
   }
-  const out: number[] = [];
-  for (const bucket of buckets) {
-    for (const i of random.sampleIndices(bucket.length, Math.min(bucket.length, BUCKET_SIZE))) out.push(bucket[i]!);
+  let total = 0;
+  for (let b = 0; b + 1 < bounds.length; b++) total += Math.min(bounds[b + 1]! - bounds[b]!, BUCKET_SIZE);
+  const out = new Int32Array(total);
+  let o = 0;
+  for (let b = 0; b + 1 < bounds.length; b++) {
+    const bucket = cells.subarray(bounds[b]!, bounds[b + 1]!);
+    // a bucket of at most BUCKET_SIZE cells is taken whole (the sampler draws nothing for it)
+    if (bucket.length <= BUCKET_SIZE) for (const i of bucket) out[o++] = enabled[i]!;
+    else for (const j of random.sampleIndices(bucket.length, BUCKET_SIZE)) out[o++] = enabled[bucket[j]!]!;
   }
-  return Int32Array.from(out);
+  return out;
+}
+
+/**
+ * Which children of one track hold each enabled cell (CSR over positions: children
+ * child[start[i] .. start[i+1]), ascending, each once even if a child lists the cell twice).
+ */
+function membership(children: readonly { cellIds: number[] }[], position: Map<number, number>): { start: Int32Array; child: Int32Array } {
+  const n = position.size;
+  const start = new Int32Array(n + 1);
+  const last = new Int32Array(n).fill(-1);
+  children.forEach((c, k) => {
+    for (const id of c.cellIds) {
+      const i = position.get(id);
+      if (i !== undefined && last[i] !== k) { last[i] = k; start[i + 1]!++; }
+    }
+  });
+  for (let i = 0; i < n; i++) start[i + 1]! += start[i]!;
+  const child = new Int32Array(start[n]!);
+  const fill = start.slice(0, n);
+  last.fill(-1);
+  children.forEach((c, k) => {
+    for (const id of c.cellIds) {
+      const i = position.get(id);
+      if (i !== undefined && last[i] !== k) { last[i] = k; child[fill[i]!++] = k; }
+    }
+  });
+  return { start, child };
 }
 
 /**

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import geneExpressionTask, { BUCKET_SIZE, DEFAULT_MAX_RESULT_VALUES, MAX_GENES, type GeneExpressionResult } from "../../src/tasks/gene-expression.ts";
+import geneExpressionTask, { BUCKET_SIZE, bucketedHeatmapCells, DEFAULT_MAX_RESULT_VALUES, MAX_GENES, type GeneExpressionResult } from "../../src/tasks/gene-expression.ts";
 import type { TaskContext } from "../../src/tasks/task.ts";
 import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
@@ -283,6 +283,69 @@ test("bucketed downsampling by louvain: every cell once, grouped by cluster", as
   await rejectsWith({ genes: ["CST3"], downsampleSettings: { selectedCellSet: "nope", groupedTracks: ["louvain"] } }, ErrorCode.INVALID_INPUT, /"nope"/);
   await rejectsWith({ genes: ["CST3"], downsampleSettings: { selectedCellSet: "louvain", groupedTracks: ["louvain", "bad-track"] } }, ErrorCode.INVALID_INPUT, /bad-track/);
   await rejectsWith({ genes: ["CST3"], downsampleSettings: {} }, ErrorCode.INVALID_INPUT, /selectedCellSet/);
+});
+
+/** The straightforward bucketing (track by track, every bucket filtered by every child), as a reference. */
+function referenceBuckets(sets: CellClass[], selected: string, tracks: string[], inData: (id: number) => boolean, random: Random): number[] {
+  const children = tracks.map((key) => {
+    const node = sets.flatMap((c) => [c, ...c.children]).find((n) => n.key === key)!;
+    return ("children" in node ? node.children : [node]).map((c) => new Set(c.cellIds));
+  });
+  const sel = sets.find((c) => c.key === selected);
+  const selectedCells = new Set(sel ? sel.children.flatMap((c) => c.cellIds) : sets.flatMap((c) => c.children).find((c) => c.key === selected)!.cellIds);
+  const louvain = sets.find((c) => c.key === "louvain");
+  const inLouvain = louvain ? new Set(louvain.children.flatMap((c) => c.cellIds)) : null;
+  let buckets = [[...selectedCells].filter((id) => (!inLouvain || inLouvain.has(id)) && inData(id)).sort((a, b) => a - b)];
+  if (children.length === 0 || buckets[0]!.length === 0) return [];
+  for (const kids of children) {
+    buckets = buckets.flatMap((b) => [...kids.map((k) => b.filter((id) => k.has(id))), b.filter((id) => !kids.some((k) => k.has(id)))].filter((part) => part.length > 0));
+  }
+  return buckets.flatMap((b) => Array.from(random.sampleIndices(b.length, Math.min(b.length, BUCKET_SIZE)), (i) => b[i]!));
+}
+
+test("bucketed downsampling with overlapping and repeated tracks: the same cells as the straightforward bucketing", () => {
+  const random = new Random(11);
+  const pick = (n: number, p: number) => Array.from({ length: n }, (_, i) => i).filter(() => random.next() < p);
+  for (let trial = 0; trial < 40; trial++) {
+    const nCells = 50 + random.int(2500);
+    const classes: CellClass[] = Array.from({ length: 1 + random.int(4) }, (_, c) => ({
+      key: `c${c}`, name: `c${c}`, rootNode: true, type: "cellSets",
+      // overlapping children, a repeated id inside a child, and cells in no child
+      children: Array.from({ length: 1 + random.int(4) }, (_, k) => ({ key: `c${c}-${k}`, name: "x", cellIds: [...pick(nCells, 0.2 + 0.6 * random.next()), 3, 3] })),
+    }));
+    if (trial % 2 === 0) classes.push({ key: "louvain", name: "louvain", rootNode: true, type: "cellSets", children: [{ key: "l-0", name: "l", cellIds: pick(nCells, 0.9) }] });
+    const keys = [...classes.map((c) => c.key), ...classes.flatMap((c) => c.children.map((k) => k.key))];
+    const tracks = Array.from({ length: random.int(4) }, () => keys[random.int(keys.length)]!);
+    const selected = keys[random.int(keys.length)]!;
+    const inData = (id: number) => id % 7 !== 0;
+    const want = referenceBuckets(classes, selected, tracks, inData, new Random(0));
+    const got = bucketedHeatmapCells(classes, selected, tracks, inData, new Random(0));
+    assert.deepEqual(Array.from(got), want, `trial ${trial}: tracks ${tracks.join(",")} of ${selected}`);
+  }
+});
+
+test("bucketed downsampling: overlapping tracks that would repeat cells without bound are INVALID_INPUT, up front", async () => {
+  // two children that both hold every cell: each use of the class doubles every cell
+  const twice: CellClass = {
+    key: "twice", name: "twice", rootNode: true, type: "cellSets",
+    children: [0, 1].map((k) => ({ key: `twice-${k}`, name: `${k}`, cellIds: Array.from({ length: 2700 }, (_, i) => i) })),
+  };
+  await withClass(twice, async () => {
+    const body = (n: number) => ({ genes: ["CST3"], downsampleSettings: { selectedCellSet: "louvain", groupedTracks: Array.from({ length: n }, () => "twice") } });
+    // 2700 cells × 2^20 copies
+    await rejectsWith(body(20), ErrorCode.INVALID_INPUT, /^downsampleSettings\.groupedTracks: these 20 tracks have overlapping cell sets that would repeat the 2700 selected cells as 2831155200 rows before sampling, more than 2000000; [^\n]*$/);
+    // 100 tracks, the most the schema allows: the count saturates, still refused
+    await rejectsWith(body(100), ErrorCode.INVALID_INPUT, /^downsampleSettings\.groupedTracks: these 100 tracks have overlapping cell sets that would repeat the 2700 selected cells as more than 2000000 rows before sampling/);
+    // 3 tracks: 8 copies of each cell in 8 buckets, 1000 drawn from each
+    const r = await run(body(3));
+    assert.equal(r.cellIds!.length, 8 * BUCKET_SIZE);
+  });
+  // the limit is on rows before sampling; the selected cells alone never exceed it
+  const sets: CellClass[] = [twice];
+  const all = (id: number) => id >= 0;
+  assert.equal(bucketedHeatmapCells(sets, "twice", ["twice"], all, new Random(0), 5400).length, 2 * BUCKET_SIZE);
+  assert.throws(() => bucketedHeatmapCells(sets, "twice", ["twice"], all, new Random(0), 5399), /as 5400 rows before sampling, more than 5399/);
+  assert.equal(bucketedHeatmapCells(sets, "twice", ["twice-0"], all, new Random(0), 10).length, BUCKET_SIZE);
 });
 
 test("limits and malformed bodies are INVALID_INPUT", async () => {
