@@ -9,11 +9,11 @@
  */
 import { parseArgs } from "node:util";
 import { access, constants, stat, writeFile } from "node:fs/promises";
-import { createReadStream } from "node:fs";
 import { dirname } from "node:path";
 import { openExperiment } from "./experiment/open.ts";
 import type { Experiment } from "./experiment/experiment.ts";
 import { answerLocally } from "./pipeline/local.ts";
+import { readRequestFile, readRequestStream } from "./envelope/read.ts";
 import { WorkerError } from "./result/errors.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { defaultCacheDir, limitsOf, logFormat, type Limits } from "./config.ts";
@@ -97,9 +97,11 @@ async function runCommand(rest: string[], values: Values, env: NodeJS.ProcessEnv
   const log = logger(values, env);
   const out = values.out ?? null;
   if (out !== null) await checkWritable(out);
-  const text = await readRequest(rest[0]!, limits.maxRequestBytes);
-  const { outcome, response, experiment } = await answerLocally(text, () => openFrom(values, env, log, limits), { limits, log, out });
-  if (outcome !== "answered" || !response) throw new WorkerError("WORKER_ERROR", "the response could not be written (see the log above)");
+  const arg = rest[0]!;
+  const bytes = arg === "-" ? await readRequestStream(process.stdin, limits.maxRequestBytes) : await readRequestFile(arg, limits.maxRequestBytes);
+  const text = bytes.toString("utf8");
+  const { outcome, response, experiment } = await answerLocally(text, () => openFrom(values, env, log, limits), { limits, log, trace: logFormat(env) === "json" ? log : () => {}, out });
+  if (outcome !== "answered" || !response) throw new WorkerError("WORKER_ERROR", "the response could not be written");
   const cellSetsFile = values["cell-sets"];
   if (values["save-cell-sets"] && cellSetsFile && experiment !== null) {
     await writeFile(cellSetsFile, JSON.stringify({ cellSets: experiment.cellSets }, null, 2) + "\n");
@@ -120,36 +122,6 @@ async function checkWritable(path: string): Promise<void> {
   } catch (err) {
     throw new UsageError(`--out ${path}: cannot write there (${(err as NodeJS.ErrnoException).code ?? "error"})`);
   }
-}
-
-/** The request's text, refused before it is read whole when larger than the limit. */
-async function readRequest(arg: string, maxBytes: number): Promise<string> {
-  const name = arg === "-" ? "stdin" : arg;
-  const tooLarge = (): WorkerError => new WorkerError("INVALID_INPUT", `${name}: the request is larger than the limit of ${maxBytes} bytes (MAX_REQUEST_BYTES)`);
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  let stream: AsyncIterable<Buffer>;
-  if (arg === "-") {
-    stream = process.stdin;
-  } else {
-    const info = await stat(arg).catch((err: NodeJS.ErrnoException) => {
-      throw new UsageError(`${arg}: cannot read request (${err.code ?? "error"})`);
-    });
-    if (info.isDirectory()) throw new UsageError(`${arg}: cannot read request (EISDIR)`);
-    if (info.size > maxBytes) throw tooLarge();
-    stream = createReadStream(arg);
-  }
-  try {
-    for await (const chunk of stream) {
-      bytes += chunk.length;
-      if (bytes > maxBytes) throw tooLarge();
-      chunks.push(chunk);
-    }
-  } catch (err) {
-    if (err instanceof WorkerError) throw err;
-    throw new UsageError(`${name}: cannot read request (${(err as NodeJS.ErrnoException).code ?? "error"})`);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 function inspectCommand(exp: Experiment): number {

@@ -15,7 +15,10 @@ import { handleMessage, type ExperimentSource, type Outcome } from "./request.ts
 
 export interface LocalOptions {
   limits: Limits;
+  /** problems (a task failing unexpectedly, a response that could not be written) */
   log?: Logger;
+  /** the pipeline's bookkeeping (task started, request done, refusals); default: none */
+  trace?: Logger;
   /** where the response (or a file result) is written; default: `write` */
   out?: string | null;
   /** where the response JSON line goes when there is no `out` (default: stdout) */
@@ -50,7 +53,7 @@ export async function answerLocally(text: string, open: () => Promise<Experiment
     experiments,
     policy: { experimentId: null, maxReceiveCount: null, dropExpired: false, limits: { maxBytes: opts.limits.maxRequestBytes, maxDepth: opts.limits.maxRequestDepth } },
     taskLimits: { maxResultValues: opts.limits.maxResultValues },
-    log,
+    log: opts.trace ?? (() => {}),
   });
   return { outcome, response: publisher.response, experiment };
 }

@@ -2,7 +2,8 @@
  * What to do with a received request before any work or event: read it (size cap before
  * parsing), check its envelope, then the rules of the deployment — expired requests are
  * dropped, a request for another experiment is refused (and gets no events on that
- * experiment's channels), a request whose answer is already stored is pointed at it, and one
+ * experiment's channels), so is an unknown task or a body its schema refuses (before the
+ * experiment is loaded), a request whose answer is already stored is pointed at it, and one
  * delivered too often (poison) is answered with an error instead of being computed again.
  */
 import { parseEnvelope, parseRequestText } from "../envelope/parse.ts";
@@ -11,6 +12,7 @@ import type { Envelope } from "../envelope/schema.ts";
 import type { Address, Publisher } from "../publish/publisher.ts";
 import { ErrorCode, toFailure } from "../result/errors.ts";
 import type { TaskFailed } from "../result/response.ts";
+import { taskNamed } from "../compute/run-task.ts";
 
 export interface Policy {
   /** the experiment this worker serves; null: any (the command line) */
@@ -60,6 +62,11 @@ export async function admit(text: string, receiveCount: number, policy: Policy, 
     const message = `This worker serves experiment ${policy.experimentId}, not ${envelope.experimentId.slice(0, 80)}.`;
     return { kind: "refuse", to, result: { ok: false, code: ErrorCode.INVALID_INPUT, message }, why: "request for another experiment", expiresAt: envelope.timeoutMs, dropIfUnpublished: false };
   }
+  try {
+    taskNamed(envelope.body.name).validate(envelope.body); // before the experiment is loaded: a bad body costs nothing
+  } catch (err) {
+    return refuse(to, err, "invalid task or body", envelope.timeoutMs);
+  }
   if (await alreadyAnswered(publisher, to)) return { kind: "answered-before", to, expiresAt: envelope.timeoutMs };
   if (policy.maxReceiveCount !== null && receiveCount > policy.maxReceiveCount) {
     const message = `This request failed ${receiveCount - 1} times and was dropped.`;
@@ -68,9 +75,9 @@ export async function admit(text: string, receiveCount: number, policy: Policy, 
   return { kind: "compute", to, envelope };
 }
 
-function refuse(to: Address, err: unknown, why: string): Verdict {
+function refuse(to: Address, err: unknown, why: string, expiresAt: number | null = null): Verdict {
   const f = toFailure(err);
-  return { kind: "refuse", to, result: { ok: false, code: f.code, message: f.message }, why, expiresAt: null, dropIfUnpublished: false };
+  return { kind: "refuse", to, result: { ok: false, code: f.code, message: f.message }, why, expiresAt, dropIfUnpublished: false };
 }
 
 /** The duplicate check; a failing check is not a reason to refuse (the request is computed). */

@@ -54,6 +54,8 @@ export interface Task {
   readonly cacheable: boolean;
   readonly effect: TaskEffect;
   readonly example: Readonly<Record<string, unknown>>;
+  /** Checks `body` against the task's schema; throws INVALID_INPUT naming the field. */
+  validate(body: unknown): void;
   /** Validates `body` with the task's schema (INVALID_INPUT naming the field) and runs it. */
   execute(body: unknown, ctx: TaskContext): Promise<unknown>;
 }
@@ -61,13 +63,19 @@ export interface Task {
 /** A task definition, with `execute` that keeps the body type tied to the schema. */
 export function defineTask<S extends BodySchema>(def: TaskDefinition<S>): Omit<TaskDefinition<S>, "example"> & Task {
   const example: Record<string, unknown> = { ...def.example };
+  const parse = (body: unknown): z.infer<S> => {
+    const parsed = def.body.safeParse(body);
+    if (!parsed.success) throw new WorkerError(ErrorCode.INVALID_INPUT, describeZodError(parsed.error, "body"));
+    return parsed.data;
+  };
   return {
     ...def,
     example,
+    validate(body) {
+      parse(body);
+    },
     async execute(body, ctx) {
-      const parsed = def.body.safeParse(body);
-      if (!parsed.success) throw new WorkerError(ErrorCode.INVALID_INPUT, describeZodError(parsed.error, "body"));
-      return def.run(parsed.data, ctx);
+      return def.run(parse(body), ctx);
     },
   };
 }

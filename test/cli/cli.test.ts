@@ -74,8 +74,7 @@ test("user errors: one line on stderr, non-zero exit, no stack trace", (t) => {
   const cache = tempDir(t);
   const cases: [string[], string | undefined, RegExp][] = [
     [["run", "-", "--data", join(ROOT, "nope")], request({ name: "GetEmbedding", type: "pca" }), /DATA_NOT_FOUND: .*nope: no such file/],
-    [["run", join(ROOT, "missing.json"), "--data", PBMC_SMALL], undefined, /missing\.json: cannot read request/],
-    [["run", "-", "--data", PBMC_SMALL], "{not json", /stdin: not valid JSON/],
+    [["run", join(ROOT, "missing.json"), "--data", PBMC_SMALL], undefined, /INVALID_INPUT: .*missing\.json: cannot read the request \(ENOENT\)/],
     [["inspect"], undefined, /--data PATH is required/],
     [["frobnicate"], undefined, /unknown command/],
   ];
@@ -91,6 +90,8 @@ test("task errors are error WorkResponses: unknown task, invalid body, bad envel
   const cache = tempDir(t);
   const cases: [string, string, RegExp][] = [
     [request({ name: "Frobnicate" }), "TASK_NOT_FOUND", /Unknown task "Frobnicate"/],
+    ["{not json", "INVALID_INPUT", /request is not valid JSON/],
+    ["\uFEFF" + request({ name: "GetEmbedding", type: "umapp" }), "INVALID_INPUT", /^body\.type: /],
     [request({ name: "GetEmbedding", type: "umapp" }), "INVALID_INPUT", /^body\.type: /],
     [request({ name: "GetEmbedding", type: "pca", extra: 1 }), "INVALID_INPUT", /extra/],
     [JSON.stringify({ experimentId: "e", timeout: "2099-01-01T00:00:00Z", body: { name: "GetEmbedding" } }), "INVALID_INPUT", /ETag or a uuid/],
@@ -139,4 +140,31 @@ test("an experiment over CELLWORKER_MEMORY_BUDGET_MB is refused with a clear err
     encoding: "utf8", cwd: ROOT, env: { ...process.env, CELLWORKER_MEMORY_BUDGET_MB: "64" },
   });
   assert.equal(ok.status, 0, ok.stderr);
+});
+
+test("a request refused before computing is answered without opening the experiment", () => {
+  // the data path does not exist: the answer is about the request, not DATA_NOT_FOUND
+  const r = cli(["run", "-", "--data", join(ROOT, "no-such-data")], request({ name: "GetEmbedding", type: "umapp" }));
+  assert.equal(r.code, 1);
+  assert.equal(JSON.parse(r.stdout).response.errorCode, "INVALID_INPUT");
+  assert.doesNotMatch(r.stderr, /DATA_NOT_FOUND|read 10x/);
+});
+
+test("a request file over MAX_REQUEST_BYTES is refused in one line before it is parsed", (t) => {
+  const file = join(tempDir(t), "big.json");
+  writeFileSync(file, request({ name: "GeneExpression", genes: new Array(2000).fill("CST3") }));
+  const r = spawnSync(process.execPath, [CLI, "run", file, "--data", PBMC_SMALL], { encoding: "utf8", cwd: ROOT, env: { ...process.env, MAX_REQUEST_BYTES: "1000" } });
+  assert.equal(r.status, 1);
+  assert.equal(r.stdout, "");
+  assert.match(r.stderr.trim(), /^cellworker: INVALID_INPUT: .*big\.json: request is larger than the limit of 1000 bytes$/);
+});
+
+test("--out to a path that cannot be written is a one-line usage error before any work", (t) => {
+  const dir = tempDir(t);
+  for (const out of [join(dir, "no", "such", "dir", "r.json"), dir]) {
+    const r = cli(["run", "-", "--data", PBMC_SMALL, "--cache-dir", dir, "--out", out], request({ name: "GetEmbedding", type: "pca" }));
+    assert.equal(r.code, 2);
+    assert.match(r.stderr.split("\n")[0]!, /^cellworker: --out .*: (cannot write there \(ENOENT\)|is a directory)$/);
+    assert.doesNotMatch(r.stderr, /\s+at .*\.ts:\d+/);
+  }
 });

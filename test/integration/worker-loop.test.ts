@@ -7,10 +7,11 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { Worker, type WorkerOptions } from "../../src/service/worker.ts";
+import { QueueWorker } from "../../src/service/queue-worker.ts";
 import type { Delivery, Transport } from "../../src/transport/transport.ts";
-import type { Publisher } from "../../src/publish/publisher.ts";
-import type { ExperimentCompute, ExperimentProvider } from "../../src/service/experiment-provider.ts";
+import type { Address, Publisher } from "../../src/publish/publisher.ts";
+import type { ExperimentCompute, ExperimentSource } from "../../src/pipeline/request.ts";
+import { DEFAULT_LIMITS } from "../../src/envelope/limits.ts";
 import type { TaskResult } from "../../src/result/response.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
 
@@ -60,25 +61,26 @@ class FakePublisher implements Publisher {
   readonly published: { request: Record<string, unknown>; result: TaskResult }[] = [];
   failures: unknown[] = [];
   attempts = 0;
-  async publishResult(request: unknown, result: TaskResult): Promise<void> {
+  accepts(to: Address): boolean {
+    return to.id !== null;
+  }
+  async publish(to: Address, result: TaskResult): Promise<void> {
     this.attempts++;
     const failure = this.failures.shift();
     if (failure) throw failure;
-    this.published.push({ request: request as Record<string, unknown>, result });
+    this.published.push({ request: to.echo ?? {}, result });
   }
 }
 
-class FakeExperiments implements ExperimentProvider {
-  loaded = true;
+class FakeExperiments implements ExperimentSource {
   getFailures: unknown[] = [];
   runs = 0;
   run: () => Promise<TaskResult> = async () => ({ ok: true, data: { answer: 42 }, cacheable: true });
   async get(): Promise<ExperimentCompute> {
     const failure = this.getFailures.shift();
     if (failure) throw failure;
-    return { run: () => { this.runs++; return this.run(); }, revertCellSets: () => {} };
+    return { run: () => { this.runs++; return this.run(); }, revertCellSets: () => {} } satisfies ExperimentCompute;
   }
-  async close(): Promise<void> {}
 }
 
 /** AWS SDK-shaped errors. */
@@ -100,26 +102,37 @@ interface Rig {
   publisher: FakePublisher;
   experiments: FakeExperiments;
   logs: { message: string; fields: Record<string, unknown> }[];
-  worker: Worker;
+  worker: QueueWorker;
   running: Promise<number>;
   /** waits until `cond` holds (polling), failing after `ms` */
   until(cond: () => boolean, ms?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
-function rig(t: TestContext, options: Partial<WorkerOptions> = {}): Rig {
+interface RigOptions {
+  visibilityTimeoutS: number;
+  shutdownGraceS: number;
+  retryBackoffMs: { initial: number; max: number };
+  retryWindowS: number;
+  handBackDelayS: number;
+}
+
+function rig(t: TestContext, options: Partial<RigOptions> = {}): Rig {
   const queue = new FakeQueue();
   const publisher = new FakePublisher();
   const experiments = new FakeExperiments();
   const logs: Rig["logs"] = [];
-  const worker = new Worker({
-    transport: queue, publisher, experiments,
-    log: (message, fields = {}) => logs.push({ message, fields }),
-    options: {
-      experimentId: EXPERIMENT, workTimeoutS: 3600, ignoreTimeout: true, visibilityTimeoutS: 10, maxReceiveCount: 3, shutdownGraceS: 5,
-      retryBackoffMs: { initial: 10, max: 40 }, retryWindowS: 60,
-      ...options,
+  const log = (message: string, fields: Record<string, unknown> = {}): void => { logs.push({ message, fields }); };
+  const o: RigOptions = { visibilityTimeoutS: 10, shutdownGraceS: 5, retryBackoffMs: { initial: 10, max: 40 }, retryWindowS: 60, handBackDelayS: 30, ...options };
+  const worker = new QueueWorker({
+    transport: queue,
+    pipeline: {
+      publisher, experiments, log,
+      policy: { experimentId: EXPERIMENT, maxReceiveCount: 3, dropExpired: true, limits: DEFAULT_LIMITS },
+      retries: { backoff: { initialMs: o.retryBackoffMs.initial, maxMs: o.retryBackoffMs.max }, windowS: o.retryWindowS, handBackDelayS: o.handBackDelayS, visibilityTimeoutS: o.visibilityTimeoutS },
     },
+    log,
+    options: { workTimeoutS: 3600, ignoreTimeout: true, visibilityTimeoutS: o.visibilityTimeoutS, shutdownGraceS: o.shutdownGraceS, handBackDelayS: o.handBackDelayS },
   });
   const running = worker.run();
   t.after(() => worker.stop("test ended"));
