@@ -288,8 +288,9 @@ test("bucketed downsampling by louvain: every cell once, grouped by cluster", as
 /** The straightforward bucketing (track by track, every bucket filtered by every child), as a reference. */
 function referenceBuckets(sets: CellClass[], selected: string, tracks: string[], inData: (id: number) => boolean, random: Random): number[] {
   const children = tracks.map((key) => {
-    const node = sets.flatMap((c) => [c, ...c.children]).find((n) => n.key === key)!;
-    return ("children" in node ? node.children : [node]).map((c) => new Set(c.cellIds));
+    const cls = sets.find((c) => c.key === key);
+    const nodes: { cellIds: number[] }[] = cls ? cls.children : [sets.flatMap((c) => c.children).find((c) => c.key === key)!];
+    return nodes.map((c) => new Set(c.cellIds));
   });
   const sel = sets.find((c) => c.key === selected);
   const selectedCells = new Set(sel ? sel.children.flatMap((c) => c.cellIds) : sets.flatMap((c) => c.children).find((c) => c.key === selected)!.cellIds);
