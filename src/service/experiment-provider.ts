@@ -35,7 +35,7 @@ export interface ProviderOptions {
   compute: "thread" | "in-process";
   taskTimeoutMs: number;
   loadTimeoutMs: number;
-  limits: Limits;
+  limits?: Limits;
 }
 
 export class S3ExperimentProvider implements ExperimentSource {

@@ -16,6 +16,7 @@ import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from 
 import { Readable } from "node:stream";
 import { PBMC3K } from "../helpers.ts";
 import { CurrentPublisher } from "../../src/publish/current.ts";
+import { S3ObjectStore } from "../../src/publish/object-store.ts";
 import { RedisSocketEvents } from "../../src/publish/socket-events.ts";
 import type { FileResult } from "../../src/result/file-result.ts";
 import { registry } from "../../src/tasks/registry.ts";
@@ -211,8 +212,11 @@ test("a large result (> 250,000 compressed bytes): a notification with the signe
 test("error results: a notification with errorCode and userMessage (UI-facing codes), nothing stored", async () => {
   const unknown = request({ name: "Frobnicate" });
   const noGene = request({ name: "GeneExpression", genes: ["NOT-A-GENE-1", "NOT-A-GENE-2"] });
-  const other = request({ name: "GetEmbedding", type: "pca" }, { experimentId: "another-experiment" });
+  // a request naming another experiment (with broadcast) must not reach that experiment's channels
+  const other = request({ name: "GetEmbedding", type: "pca" }, { experimentId: "another-experiment", requestProps: { broadcast: true, cacheUniquenessKey: null } });
   const invalid = request({ name: "GetEmbedding", type: "pca" }, { timeout: 42 });
+  client.subscribe("Heartbeat-another-experiment", "ExperimentUpdates-another-experiment");
+  const mark = client.seen.length;
   const results = [];
   for (const r of [unknown, noGene, other, invalid]) results.push({ r, ...(await ask(r)) });
   const expected = [
@@ -231,8 +235,12 @@ test("error results: a notification with errorCode and userMessage (UI-facing co
     assert.match(n.response.userMessage!, expected[i]![1]);
     assertNoSecrets(n, r.signedUrl);
     assert.equal(await stored(r.etag), null, "error results are not stored");
-    if (i < 2) assert.deepEqual(heartbeats(events).map((h) => h.status_code), ["STARTED_TASK", "FINISHED_TASK"]);
+    // an unknown task is refused before any work: no STARTED_TASK
+    if (i === 0) assert.deepEqual(heartbeats(events).map((h) => h.status_code), ["FINISHED_TASK"]);
+    if (i === 1) assert.deepEqual(heartbeats(events).map((h) => h.status_code), ["STARTED_TASK", "FINISHED_TASK"]);
+    if (i === 2) assert.deepEqual(events.filter((e) => !e.event.startsWith("WorkResponse-")), [], "no heartbeat or broadcast for another experiment's request");
   }
+  assert.deepEqual(client.seen.slice(mark).filter((e) => e.event.includes("another-experiment")), []);
 });
 
 test("a request whose result is already stored under its ETag is not recomputed; the requester is pointed at it", async () => {
@@ -361,7 +369,7 @@ test("a 2021 request (uuid) to the same worker is answered the 2021 way, on SNS"
 test("a file result (the normalized-matrix gzip CSV) is stored byte for byte, without zstd, with both tags; never inline", async () => {
   // the publisher in process, on the same Redis and S3 as the worker
   const events = new RedisSocketEvents({ url: redis.url, tls: false, rejectUnauthorized: true }, () => {});
-  const publisher = new CurrentPublisher({ s3: s3.s3, resultsBucket: BUCKETS.results, events, log: () => {} });
+  const publisher = new CurrentPublisher({ store: new S3ObjectStore(s3.s3, BUCKETS.results), events, log: () => {} });
   try {
     const bytes = randomBytes(9 * 1024 * 1024 + 123); // more than one 8 MiB part
     let opened = 0;
@@ -373,7 +381,7 @@ test("a file result (the normalized-matrix gzip CSV) is stored byte for byte, wi
     const raw = JSON.parse(r.json) as Record<string, unknown>;
     const mark = client.seen.length;
     client.subscribe(`WorkResponse-${r.etag}`);
-    await publisher.publish({ etag: r.etag, experimentId: EXPERIMENT, taskName: "GetNormalizedExpression", raw }, { ok: true, data: file, cacheable: true });
+    await publisher.publish({ era: "current", id: r.etag, experimentId: EXPERIMENT, taskName: "GetNormalizedExpression", echo: raw }, { ok: true, data: file, cacheable: true });
     const [response] = await client.waitFor(`WorkResponse-${r.etag}`);
     assert.deepEqual((response!.payload as Notification).response, { cacheable: true, error: false, signedUrl: r.signedUrl });
     assert.equal(opened, 1);
