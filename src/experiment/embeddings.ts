@@ -1,10 +1,12 @@
 /**
  * 2-D embeddings of an experiment (UMAP, t-SNE) from its PCA, computed once per parameter set
- * and kept for the experiment's lifetime.
+ * and kept for the experiment's lifetime. A layout with any non-finite coordinate is a
+ * WORKER_ERROR, never a result (nor memoised).
  */
 import type { Experiment } from "./experiment.ts";
 import { firstPcs, UMAP_NEIGHBORS } from "../numerics/cluster.ts";
 import { embed2d, nearestNeighbors } from "../numerics/scran.ts";
+import { ErrorCode, WorkerError } from "../result/errors.ts";
 
 export const EMBEDDING_DIMS = 30;
 
@@ -24,7 +26,7 @@ export function computeEmbedding(exp: Experiment, params: EmbeddingParams, progr
     const kept = exp.state.neighbors;
     const reuse = params.type === "umap" && params.metric === "euclidean" && dims === EMBEDDING_DIMS && kept.k === k;
     const nn = reuse ? kept : await nearestNeighbors(coords, exp.nCells, dims, k);
-    return embed2d(
+    const out = await embed2d(
       nn,
       params.type === "umap"
         // uwot's (and so Seurat's) default number of epochs: 500 up to 10 000 cells, 200 above
@@ -32,7 +34,19 @@ export function computeEmbedding(exp: Experiment, params: EmbeddingParams, progr
         : { method: "tsne", perplexity: params.perplexity },
       progress,
     );
+    const bad = nonFiniteCells(out, exp.nCells, 2);
+    if (bad > 0) {
+      throw new WorkerError(ErrorCode.WORKER_ERROR, `The ${params.type} layout failed: ${bad} of ${exp.nCells} cells got non-finite coordinates. Try other ${params.type} settings.`);
+    }
+    return out;
   });
+}
+
+/** How many cells of a cells x dims row-major array have a non-finite value in their first two dims. */
+export function nonFiniteCells(coords: Float64Array, nCells: number, dims: number): number {
+  let bad = 0;
+  for (let i = 0; i < nCells; i++) if (!Number.isFinite(coords[i * dims]!) || !Number.isFinite(coords[i * dims + 1]!)) bad++;
+  return bad;
 }
 
 /** Rows scaled to unit length: Euclidean neighbours of these are cosine neighbours of the input. */

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { openExperiment } from "../../src/experiment/open.ts";
 import type { Experiment } from "../../src/experiment/experiment.ts";
-import { runTask } from "../../src/compute/host.ts";
+import { runTask } from "../../src/compute/run-task.ts";
 import { CLI, PBMC_SMALL } from "../helpers.ts";
 
 let exp: Experiment;
@@ -61,4 +61,59 @@ test("bad type, bad config and images are errors", async () => {
   assert.ok(!images.ok && images.code === "DATA_UNSUPPORTED");
   const saved = await embedding({ type: "tsne", useSaved: true }); // no stored X_tsne: computed
   assert.equal(saved.length, 80);
+});
+
+/** The failure a GetEmbedding body gets: its code and one-line message. */
+async function failure(body: Record<string, unknown>, experiment: Experiment = exp): Promise<{ code: string; message: string }> {
+  const r = await runTask(experiment, { body: { name: "GetEmbedding", ...body } });
+  assert.ok(!r.ok, `expected an error, got a result for ${JSON.stringify(body)}`);
+  assert.ok(!r.message.includes("\n"), r.message);
+  return { code: r.code, message: r.message };
+}
+
+test("umap minimumDistance is bounded by the spread (1), as umap-learn requires", async () => {
+  for (const minimumDistance of [10, 100, 1.01]) {
+    const f = await failure({ type: "umap", config: { minimumDistance } });
+    assert.equal(f.code, "INVALID_INPUT");
+    assert.match(f.message, /^body\.config\.minimumDistance: must be between 0 and 1 /);
+  }
+  assert.equal((await failure({ type: "umap", config: { minimumDistance: -0.1 } })).code, "INVALID_INPUT");
+  const edge = await embedding({ type: "umap", config: { minimumDistance: 1 } });
+  assert.ok(edge.every((p) => p !== null && p.every(Number.isFinite)));
+});
+
+test("an embedding with non-finite coordinates is an error, never a result, and is not memoised", async () => {
+  const { computeEmbedding } = await import("../../src/experiment/embeddings.ts");
+  const { WorkerError } = await import("../../src/result/errors.ts");
+  // past the spread the layout diverges: on these 80 cells every coordinate is NaN at 100
+  const params = { type: "umap", minDist: 100, metric: "euclidean" } as const;
+  await assert.rejects(computeEmbedding(exp, params), (err: unknown) => {
+    assert.ok(err instanceof WorkerError, String(err));
+    assert.equal(err.code, "WORKER_ERROR");
+    assert.match(err.message, /^The umap layout failed: 80 of 80 cells got non-finite coordinates/);
+    return true;
+  });
+  assert.ok(!exp.hasMemo(`embedding:${JSON.stringify(params)}`));
+  // a file's saved embedding with a NaN is DATA_INVALID
+  const { Experiment } = await import("../../src/experiment/experiment.ts");
+  const values = new Float64Array(80 * 2).fill(1);
+  values[7 * 2 + 1] = NaN;
+  const saved = new Experiment({ ...exp.data, embeddings: { X_umap: { dims: 2, values } } }, exp.state, exp.cellSets, exp.cache);
+  const f = await failure({ type: "umap", useSaved: true }, saved);
+  assert.equal(f.code, "DATA_INVALID");
+  assert.match(f.message, /X_umap.*1 of 80 cells/);
+  values[7 * 2 + 1] = 2;
+  const ok = await runTask(saved, { body: { name: "GetEmbedding", type: "umap", useSaved: true } });
+  assert.ok(ok.ok && (ok.data as number[][])[7]![1] === 2);
+});
+
+test("tsne perplexity given explicitly must leave 3 × perplexity neighbours among the cells", async () => {
+  // 80 cells: each has 79 others, so at most 79 / 3 = 26.33
+  for (const perplexity of [30, 26.34, 500]) {
+    const f = await failure({ type: "tsne", config: { perplexity } });
+    assert.equal(f.code, "INVALID_INPUT");
+    assert.match(f.message, /^body\.config\.perplexity: at most 26\.33 for this experiment's 80 cells /);
+  }
+  const edge = await embedding({ type: "tsne", config: { perplexity: 26.33 } });
+  assert.ok(edge.every((p) => p !== null && p.every(Number.isFinite)));
 });
