@@ -5,27 +5,35 @@
  * ReDoS-shaped patterns).
  */
 import { Random } from "../src/numerics/random.ts";
+import { registry } from "../src/tasks/registry.ts";
 
 type Json = unknown;
 
-const TEMPLATES: Record<string, Record<string, Json>> = {
-  GetEmbedding: { type: "pca" },
-  ListGenes: { selectFields: ["gene_names", "dispersions"], orderBy: "dispersions", orderDirection: "DESC", offset: 0, limit: 20, geneNamesFilter: "CD" },
-  GeneExpression: { genes: ["CST3", "PPBP"], downsampleSettings: { selectedCellSet: "louvain", groupedTracks: ["louvain"] } },
-  DifferentialExpression: { cellSet: "louvain-0", compareWith: "rest", basis: "all", comparisonType: "within" },
-  ClusterCells: { type: "louvain", config: { resolution: 0.5 }, cellSetKey: "louvain", cellSetName: "Louvain clusters" },
-  MarkerHeatmap: { nGenes: 5, selectedCellSet: "louvain" },
-  DotPlot: { useMarkerGenes: true, numberOfMarkers: 3, customGenesList: [], groupBy: "louvain", filterBy: "All" },
-  GetNUmis: {},
-  GetNGenes: {},
-  GetMitochondrialContent: {},
-  GetDoubletScore: {},
-  GetBackgroundExpressedGenes: { cellSet: "louvain-0", compareWith: "rest", basis: "all", comparisonType: "within" },
-  BatchDifferentialExpression: { basis: ["all"], cellSet: ["louvain-0", "louvain-1"], compareWith: "background", comparisonType: "within" },
-  GetNormalizedExpression: { subsetBy: { louvain: ["louvain-0"] } },
-  GetExpressionCellSets: { genesConfig: [{ geneName: "CST3", comparisonType: "greaterThan", thresholdValue: 1 }] },
-  Frobnicate: {},
+/** Every registered task's example body (src/tasks/*.ts), and one unknown task. */
+const TEMPLATES: Record<string, Json> = {
+  ...Object.fromEntries([...registry.values()].map((t) => [t.name, t.example])),
+  Frobnicate: { name: "Frobnicate" },
 };
+
+/**
+ * Whole-request attacks from the hardening report (issue 11), applied instead of a mutation:
+ * each is a request the worker must answer (or drop) in bounded time and memory, without
+ * leaking a token or writing outside its bucket.
+ */
+const ATTACKS: [string, (request: Record<string, Json>) => Json][] = [
+  ["repeated cell ids", (r) => ({ ...r, body: { name: "GeneExpression", genes: ["CST3"], downsampleSettings: { selectedCellSet: "louvain", groupedTracks: ["louvain"], cellIds: new Array(500_000).fill(0) } } })],
+  ["overlapping grouped tracks", (r) => ({ ...r, body: { name: "GeneExpression", genes: ["CST3"], downsampleSettings: { selectedCellSet: "louvain", groupedTracks: new Array(40).fill(0).map((_, i) => (i % 2 ? "louvain" : "groups")) } } })],
+  ["request over 256 KiB", (r) => ({ ...r, padding: "x".repeat(300_000) })],
+  ["traversal ETag", (r) => ({ ...r, ETag: "../../../etc/passwd" })],
+  ["tokens under other names", (r) => ({ ...r, access_token: SECRET, id_token: SECRET, jwt: SECRET, sessionToken: SECRET, "x-api-key": SECRET, nested: [{ Authorization: `Bearer ${SECRET}` }] })],
+  ["another experiment", (r) => ({ ...r, experimentId: "another-experiment", requestProps: { broadcast: true, cacheUniquenessKey: null } })],
+  ["newline in names", (r) => ({ ...r, experimentId: "e\n{\"forged\":1}", body: { name: "Get\nForged" } })],
+  ["UMAP minimum distance 10", (r) => ({ ...r, body: { name: "GetEmbedding", type: "umap", config: { minimumDistance: 10 } } })],
+  ["cell set key of an existing child", (r) => ({ ...r, body: { name: "ClusterCells", type: "louvain", cellSetKey: "louvain-0", cellSetName: "x" } })],
+];
+
+/** A token the fuzzer plants in requests: it must never appear in anything published. */
+export const SECRET = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJmdXp6In0.c2VjcmV0LXNpZ25hdHVyZQ";
 
 function deep(depth: number): Json {
   let v: Json = "bottom";
@@ -69,11 +77,16 @@ export function generate(rng: Random, experimentId: string): Generated {
     ...(era ? { ETag: `etag-${rng.int(1e9)}`, requestProps: { broadcast: false, cacheUniquenessKey: null } } : { uuid: `uuid-${rng.int(1e9)}`, socketId: "fuzz" }),
     experimentId,
     timeout: "2099-12-31T00:00:00Z",
-    body: { name: task, ...TEMPLATES[task] },
+    Authorization: `Bearer ${SECRET}`,
+    body: TEMPLATES[task],
     ...(task === "DifferentialExpression" && rng.next() < 0.5
       ? { pagination: { orderBy: "p_val", orderDirection: "ASC", offset: 0, limit: 10, responseKey: 0, filters: [{ columnName: "gene_names", type: "text", expression: "CD" }] } }
       : {}),
   };
+  if (rng.next() < 0.05) {
+    const [name, attack] = ATTACKS[rng.int(ATTACKS.length)]!;
+    return { request: attack(request as Record<string, Json>), task, mutation: `attack: ${name}` };
+  }
   const mutations: string[] = [];
   const count = rng.int(3); // 0, 1 or 2 mutations
   for (let m = 0; m < count; m++) {
