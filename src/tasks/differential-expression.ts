@@ -39,9 +39,8 @@ import { defineTask } from "./task.ts";
 import type { Experiment } from "../experiment/experiment.ts";
 import { groupLabels, resolveDeGroups, type DeGroups } from "./shared/de-groups.ts";
 import { filterRows, paginate, parsePagination, pickRows, sortRows, type Pagination, type Table } from "./shared/pagination.ts";
-import { rankSumSorted } from "../numerics/stats/wilcoxon.ts";
+import { rankSumPerGene } from "../numerics/stats/wilcoxon.ts";
 import { adjustBH } from "../numerics/stats/p-adjust.ts";
-import { normalizedValue } from "../numerics/normalize.ts";
 import { pseudobulkDe } from "./shared/pseudobulk-de.ts";
 
 const Key = z.string().max(1000);
@@ -132,56 +131,16 @@ export function geneNames(exp: Experiment): string[] {
 }
 
 /**
- * Wilcoxon rank-sum of every gene, base vs background (see the file header). One pass over
- * each gene's non-zeros: split by group into two scratch buffers, sort each, merge.
+ * Wilcoxon rank-sum of every gene, base vs background (see the file header): the per-gene
+ * test is numerics/stats/wilcoxon.ts's `rankSumPerGene`; then Benjamini–Hochberg, undefined
+ * tests reported as p = 1, and 0 adjusted p-values replaced as the original does.
  */
 export function withinGroupsDe(exp: Experiment, groups: DeGroups, progress: (fraction: number) => void = () => {}): DeTable {
-  const m = exp.data.matrix;
   // exp.normalizer follows Seurat's order of operations (count / total * scale), so cells
   // with equal proportions get bit-identical values and ties (hence p-values) are R's.
-  const norm = exp.normalizer;
   const labels = groupLabels(exp.nCells, groups);
-  const n1 = groups.base.length;
-  const n2 = groups.background.length;
-  const nGenes = m.nGenes;
-  const p = new Float64Array(nGenes);
-  const logFC = new Float64Array(nGenes);
-  const pct1 = new Float64Array(nGenes);
-  const pct2 = new Float64Array(nGenes);
-  const auc = new Float64Array(nGenes);
-  const x = new Float64Array(n1);
-  const y = new Float64Array(n2);
-  const { indptr, indices, values } = m;
-  for (let g = 0; g < nGenes; g++) {
-    if ((g & 4095) === 4095) progress(g / nGenes);
-    let k1 = 0;
-    let k2 = 0;
-    let sum1 = 0;
-    let sum2 = 0;
-    let nz1 = 0;
-    let nz2 = 0;
-    for (let q = indptr[g]!, end = indptr[g + 1]!; q < end; q++) {
-      const cell = indices[q]!;
-      const label = labels[cell]!;
-      if (label === 0) continue;
-      const raw = values[q]!;
-      const v = normalizedValue(norm, raw, cell);
-      if (label === 1) { x[k1++] = v; sum1 += v; if (v !== 0) nz1++; } else { y[k2++] = v; sum2 += v; if (v !== 0) nz2++; }
-    }
-    logFC[g] = sum1 / n1 - sum2 / n2;
-    pct1[g] = (100 * nz1) / n1;
-    pct2[g] = (100 * nz2) / n2;
-    if (k1 + k2 === 0) {
-      p[g] = NaN; // all zeros: σ = 0
-      auc[g] = 0.5;
-      continue;
-    }
-    const xs = x.subarray(0, k1).sort();
-    const ys = y.subarray(0, k2).sort();
-    const r = rankSumSorted(xs, n1, ys, n2);
-    p[g] = r.p;
-    auc[g] = r.auc;
-  }
+  const { p, logFC, pct1, pct2, auc } = rankSumPerGene(exp.data.matrix, exp.normalizer, labels, groups.base.length, groups.background.length, progress);
+  const nGenes = exp.nGenes;
   const adj = adjustBH(p);
   for (let g = 0; g < nGenes; g++) {
     if (Number.isNaN(p[g]!)) { p[g] = 1; adj[g] = 1; } else if (adj[g] === 0) adj[g] = MIN_NORMAL;
