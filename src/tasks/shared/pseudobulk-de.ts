@@ -1,6 +1,8 @@
 /**
  * DifferentialExpression `comparisonType: "between"` (reference spec §5.3): pseudobulk
- * limma-voom across samples, as the original worker's makePseudobulkMatrix + runPseudobulkDE:
+ * limma-voom across samples, as the original worker's makePseudobulkMatrix + runPseudobulkDE.
+ * This file picks the samples, checks them and words the result; steps 2–5 are
+ * numerics/stats/pseudobulk-de.ts.
  *
  *  1. Samples are the children of the experiment's `sample` cell-set class. Only cells of the
  *     two groups count; a sample with fewer than 10 of them is dropped (named in `method`).
@@ -10,7 +12,7 @@
  *     genes, kept after filtering as DGEList subsetting does), TMM `calcNormFactors`
  *     (numerics/stats/edger.ts).
  *  4. limma `voomWithQualityWeights` with design ~0 + group, `lmFit`, contrast base −
- *     background (numerics/stats/voom.ts, linear-model.ts).
+ *     background.
  *  5. ≥ 3 samples: `eBayes(robust = TRUE)`, p_val and Benjamini–Hochberg p_val_adj (0 →
  *     smallest normal double, as the original); rows in topTable's order (ascending p).
  *     Exactly 2 samples (one per group, no replication): logFC and AveExpr only, rows by
@@ -31,12 +33,7 @@
  */
 import type { Experiment } from "../../experiment/experiment.ts";
 import { ErrorCode, WorkerError, dataInvalid, invalidInput } from "../../result/errors.ts";
-import { sumCountsPerSample, librarySizes } from "../../numerics/stats/pseudobulk.ts";
-import { calcNormFactorsTMM, filterByExpr } from "../../numerics/stats/edger.ts";
-import { contrastsFit, groupDesign, lmFit } from "../../numerics/stats/linear-model.ts";
-import { voomWithQualityWeights } from "../../numerics/stats/voom.ts";
-import { eBayes } from "../../numerics/stats/ebayes.ts";
-import { adjustBH } from "../../numerics/stats/p-adjust.ts";
+import { pseudobulkLimmaVoom } from "../../numerics/stats/pseudobulk-de.ts";
 import { groupLabels, type DeGroups } from "./de-groups.ts";
 
 /** Samples with fewer selected cells than this are dropped (the original's constant). */
@@ -128,69 +125,31 @@ export function pseudobulkDe(exp: Experiment, groups: DeGroups, progress: (fract
 
   const cellColumn = new Int32Array(nCells).fill(-1);
   for (let i = 0; i < nCells; i++) if (labels[i] !== 0 && sampleOf[i]! >= 0) cellColumn[i] = column[sampleOf[i]!]!;
-  const m = exp.data.matrix;
-  const sums = sumCountsPerSample(m, cellColumn, nSamples);
-  const libSize = librarySizes(sums, m.nGenes, nSamples);
-  progress(0.1);
-
-  const keep = filterByExpr(sums, m.nGenes, nSamples, libSize, group);
-  const kept: number[] = [];
-  for (let g = 0; g < m.nGenes; g++) if (keep[g]) kept.push(g);
-  if (kept.length < 2) {
-    throw invalidInput(`Only ${kept.length} gene${kept.length === 1 ? "" : "s"} pass${kept.length === 1 ? "es" : ""} edgeR's filterByExpr for these samples: too few counts for a pseudobulk comparison.`);
+  const nGenes = exp.nGenes;
+  const fit = pseudobulkLimmaVoom(exp.data.matrix, cellColumn, group, progress);
+  const nKept = fit.genesKept;
+  if (fit.kind === "too-few-genes") {
+    throw invalidInput(`Only ${nKept} gene${nKept === 1 ? "" : "s"} pass${nKept === 1 ? "es" : ""} edgeR's filterByExpr for these samples: too few counts for a pseudobulk comparison.`);
   }
-  const nKept = kept.length;
-  const counts = new Float64Array(nKept * nSamples);
-  kept.forEach((g, r) => counts.set(sums.subarray(g * nSamples, (g + 1) * nSamples), r * nSamples));
-  const { normFactors } = calcNormFactorsTMM(counts, nKept, nSamples, libSize);
-  const effLib = Float64Array.from(libSize, (l, s) => l * normFactors[s]!);
-  progress(0.2);
-
-  const design = groupDesign(group, 2);
-  const v = voomWithQualityWeights(counts, nKept, design, effLib);
-  progress(0.7);
-  const fit = contrastsFit(lmFit(v.E, nKept, design, v.weights), [-1, 1]);
-
-  const nGenes = m.nGenes;
-  const logFC = new Float64Array(nGenes).fill(NaN);
-  const aveExpr = new Float64Array(nGenes).fill(NaN);
-  kept.forEach((g, r) => { logFC[g] = fit.coefficient[r]!; aveExpr[g] = fit.Amean[r]!; });
-  const keptOrder = Int32Array.from({ length: nKept }, (_, r) => r);
-  const discarded = Int32Array.from({ length: nGenes - nKept });
-  { let j = 0; for (let g = 0; g < nGenes; g++) if (!keep[g]) discarded[j++] = g; }
   const base = `pseudobulk limma-voom as the original worker: raw counts of the selected cells summed per sample; ${baseNames.length} base vs ${backgroundNames.length} background sample${nSamples === 2 ? "" : "s"}${droppedNote}${noSample > 0 ? `; ${noSample} selected cells in no sample left out` : ""}; edgeR filterByExpr(group) kept ${nKept} of ${nGenes} genes (the others are null rows), TMM normalisation; limma voomWithQualityWeights (design ~0 + group), lmFit, contrast base - background`;
 
   let result: PseudobulkDeResult;
   const samples = { base: baseNames, background: backgroundNames, dropped };
-  if (nSamples === 2) {
-    // no replication: no test; rows by decreasing |logFC| (stable)
-    keptOrder.sort((a, b) => Math.abs(fit.coefficient[b]!) - Math.abs(fit.coefficient[a]!) || a - b);
+  if (!fit.pValue || !fit.pAdjusted) {
     result = {
-      logFC, AveExpr: aveExpr, order: concatOrder(keptOrder, kept, discarded),
+      logFC: fit.logFC, AveExpr: fit.AveExpr, order: fit.order,
       method: `${base}; one sample per group, so no replication: logFC and AveExpr only, no p-values.`,
       samples, genesKept: nKept,
     };
   } else {
-    const eb = eBayes(fit, true);
-    const adj = adjustBH(eb.pValue);
-    const pVal = new Float64Array(nGenes).fill(NaN);
-    const pAdj = new Float64Array(nGenes).fill(NaN);
-    kept.forEach((g, r) => { pVal[g] = eb.pValue[r]!; pAdj[g] = adj[r] === 0 ? MIN_NORMAL : adj[r]!; });
-    keptOrder.sort((a, b) => eb.pValue[a]! - eb.pValue[b]! || a - b);
+    const pAdj = fit.pAdjusted;
+    for (let g = 0; g < nGenes; g++) if (pAdj[g] === 0) pAdj[g] = MIN_NORMAL;
     result = {
-      logFC, AveExpr: aveExpr, p_val: pVal, p_val_adj: pAdj, order: concatOrder(keptOrder, kept, discarded),
+      logFC: fit.logFC, AveExpr: fit.AveExpr, p_val: fit.pValue, p_val_adj: pAdj, order: fit.order,
       method: `${base}; eBayes(robust = TRUE); Benjamini-Hochberg adjusted p-values.`,
       samples, genesKept: nKept,
     };
   }
   progress(1);
   return result;
-}
-
-/** Gene indices: the kept genes in `keptOrder` (positions into `kept`), then the discarded ones. */
-function concatOrder(keptOrder: Int32Array, kept: number[], discarded: Int32Array): Int32Array {
-  const out = new Int32Array(keptOrder.length + discarded.length);
-  keptOrder.forEach((r, i) => { out[i] = kept[r]!; });
-  out.set(discarded, keptOrder.length);
-  return out;
 }
