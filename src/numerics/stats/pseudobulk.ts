@@ -3,7 +3,7 @@
  * worker's `makePseudobulkMatrix` does (presto `sumGroups` / BPCells `pseudobulk_matrix`).
  * Works on the gene-major CSR matrix in one pass over the non-zeros; the result is dense and
  * gene-major (gene g's sums for samples 0..nSamples-1 at [g·nSamples, (g+1)·nSamples)), the
- * layout edger.ts and limma.ts use. Counts are integers, so float64 sums are exact.
+ * layout edger.ts, voom.ts and linear-model.ts use. Counts are integers, so float64 sums are exact.
  */
 
 /** The CSR arrays this needs (a GeneMajorMatrix fits). */
