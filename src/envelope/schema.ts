@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 
-export const BodySchema = z.object({ name: z.string().min(1) }).loose();
+const BodySchema = z.object({ name: z.string().min(1) }).loose();
 
 const PaginationSchema = z.unknown();
 
@@ -21,7 +21,7 @@ const common = {
  * The same rule as `isSafeObjectKey` in publish/object-keys.ts, which checks it again before
  * a key is used (test/publish/object-keys.test.ts keeps the two in step).
  */
-export const ETAG_PATTERN = /^[A-Za-z0-9._:-]{1,256}$/;
+const ETAG_PATTERN = /^[A-Za-z0-9._:-]{1,256}$/;
 
 export function isValidEtag(etag: string): boolean {
   return ETAG_PATTERN.test(etag) && !/^\.+$/.test(etag);
@@ -47,8 +47,6 @@ export const LegacyEnvelopeSchema = z.object({
   pagination: PaginationSchema.optional(),
 }).loose();
 
-export type CurrentEnvelope = z.infer<typeof CurrentEnvelopeSchema>;
-export type LegacyEnvelope = z.infer<typeof LegacyEnvelopeSchema>;
 
 /** A parsed request: which protocol era, and the fields the worker uses. */
 export interface Envelope {

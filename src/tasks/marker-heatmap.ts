@@ -43,7 +43,6 @@ const Body = z.object({
   }).loose().optional(),
 }).strict();
 
-export type MarkerHeatmapBody = z.infer<typeof Body>;
 
 export default defineTask({
   name: "MarkerHeatmap",

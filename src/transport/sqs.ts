@@ -12,6 +12,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import type { Delivery, Transport } from "./transport.ts";
 import type { Logger } from "../log.ts";
+import { BackoffTimer, sleep } from "../retry.ts";
 
 export interface SqsTransportOptions {
   queueName: string;
@@ -29,33 +30,21 @@ const isMissingQueue = (err: unknown): boolean => {
   return e?.name === "QueueDoesNotExist" || e?.name === "AWS.SimpleQueueService.NonExistentQueue" || /NonExistentQueue|does not exist/i.test(e?.message ?? "");
 };
 
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(() => { signal.removeEventListener("abort", done); resolve(); }, ms);
-    const done = (): void => { clearTimeout(t); resolve(); };
-    signal.addEventListener("abort", done, { once: true });
-  });
-
 export class SqsTransport implements Transport {
   private readonly client: SQSClient;
   private readonly opts: SqsTransportOptions;
   private url: string | null = null;
-  private backoff: number;
+  /** pauses after a failed lookup or receive, reset by a successful receive */
+  private readonly backoff: BackoffTimer;
 
   constructor(client: SQSClient, opts: SqsTransportOptions) {
     this.client = client;
     this.opts = opts;
-    this.backoff = opts.backoffMs?.initial ?? 1000;
-  }
-
-  get ready(): boolean {
-    return this.url !== null;
+    this.backoff = new BackoffTimer({ initialMs: opts.backoffMs?.initial ?? 1000, maxMs: opts.backoffMs?.max ?? 30_000 });
   }
 
   /** The queue URL, waiting with exponential backoff while the queue does not exist. */
   async queueUrl(signal: AbortSignal): Promise<string | null> {
-    const max = this.opts.backoffMs?.max ?? 30_000;
     while (this.url === null && !signal.aborted) {
       try {
         const out = await this.client.send(new GetQueueUrlCommand({ QueueName: this.opts.queueName }), { abortSignal: signal });
@@ -67,11 +56,11 @@ export class SqsTransport implements Transport {
       } catch (err) {
         if (signal.aborted) return null;
         const missing = isMissingQueue(err);
+        const delay = this.backoff.next();
         this.opts.log(missing ? "queue does not exist yet; waiting" : "queue lookup failed; retrying", {
-          queue: this.opts.queueName, retryInMs: this.backoff, ...(missing ? {} : { error: (err as Error).message }),
+          queue: this.opts.queueName, retryInMs: delay, ...(missing ? {} : { error: (err as Error).message }),
         });
-        await sleep(this.backoff, signal);
-        this.backoff = Math.min(max, this.backoff * 2);
+        await sleep(delay, signal);
       }
     }
     return this.url;
@@ -95,12 +84,12 @@ export class SqsTransport implements Transport {
     } catch (err) {
       if (signal.aborted) return null;
       if (isMissingQueue(err)) this.url = null; // deleted under us: look it up again
-      this.opts.log("receive failed; backing off", { error: (err as Error).message, retryInMs: this.backoff });
-      await sleep(this.backoff, signal);
-      this.backoff = Math.min(this.opts.backoffMs?.max ?? 30_000, this.backoff * 2);
+      const delay = this.backoff.next();
+      this.opts.log("receive failed; backing off", { error: (err as Error).message, retryInMs: delay });
+      await sleep(delay, signal);
       return null;
     }
-    this.backoff = this.opts.backoffMs?.initial ?? 1000;
+    this.backoff.reset();
     const msg = out.Messages?.[0];
     if (!msg?.ReceiptHandle) return null;
     const handle = msg.ReceiptHandle;

@@ -168,3 +168,16 @@ test("--out to a path that cannot be written is a one-line usage error before an
     assert.doesNotMatch(r.stderr, /\s+at .*\.ts:\d+/);
   }
 });
+
+test("MAX_RESULT_VALUES from the environment reaches the task (read once, at start-up)", () => {
+  const body = request({ name: "GeneExpression", genes: ["CST3", "PPBP"] });
+  const run = (value: string): ReturnType<typeof spawnSync> =>
+    spawnSync(process.execPath, [CLI, "run", "-", "--data", PBMC_SMALL, "--no-cache"], { input: body, encoding: "utf8", cwd: ROOT, env: { ...process.env, MAX_RESULT_VALUES: value } });
+  const small = run("10");
+  assert.equal(small.status, 1);
+  assert.match(String(small.stderr).trim().split("\n").at(-1)!, /^cellworker: INVALID_INPUT: genes: these 2 genes have \d+ non-zero values, more than one response can carry \(10\)/);
+  assert.equal(run("1000").status, 0);
+  const bad = run("lots");
+  assert.equal(bad.status, 1);
+  assert.match(String(bad.stderr).trim(), /^cellworker: configuration: MAX_RESULT_VALUES must be an integer >= 1 \(got "lots"\)$/);
+});

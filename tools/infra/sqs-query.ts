@@ -25,11 +25,6 @@ export function signedService(authorization: string | undefined): string | undef
   return /Credential=[^/,\s]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(authorization ?? "")?.[1];
 }
 
-/** The SigV4 region of a request, if it was signed. */
-export function signedRegion(authorization: string | undefined): string | undefined {
-  return /Credential=[^/,\s]+\/\d{8}\/([^/]+)\/[^/]+\/aws4_request/.exec(authorization ?? "")?.[1];
-}
-
 /** Whether a form-encoded request is meant for SQS (rather than SNS or STS, which share the content type). */
 export function isSqsQuery(params: URLSearchParams, authorization: string | undefined): boolean {
   const service = signedService(authorization);

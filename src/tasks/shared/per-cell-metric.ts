@@ -34,5 +34,3 @@ export function log10Of(values: ArrayLike<number>): Float64Array {
 export function columnNotFound(column: string, reason?: string): WorkerError {
   return new WorkerError(ErrorCode.COLUMN_NOT_FOUND, `${column} is not computed for this experiment.${reason ? ` ${reason}` : ""}`);
 }
-
-export const LOGNORM_ONLY = "The data holds log-normalised values only, so raw counts are unknown.";
