@@ -18,11 +18,12 @@ import getExpressionCellSets from "./get-expression-cell-sets.ts";
 import markerHeatmap from "./marker-heatmap.ts";
 import dotPlot from "./dot-plot.ts";
 import getNormalizedExpression from "./get-normalized-expression.ts";
+import cellCycleScoring from "./cell-cycle-scoring.ts";
 
 const TASKS: readonly Task[] = [
   getEmbedding, listGenes, geneExpression, differentialExpression, clusterCells,
   batchDifferentialExpression, getBackgroundExpressedGenes, getNGenes, getNUmis, getMitochondrialContent, getDoubletScore,
-  getExpressionCellSets, markerHeatmap, dotPlot, getNormalizedExpression,
+  getExpressionCellSets, markerHeatmap, dotPlot, getNormalizedExpression, cellCycleScoring,
 ];
 
 export const registry: ReadonlyMap<string, Task> = new Map(TASKS.map((t) => [t.name, t]));
@@ -30,5 +31,5 @@ export const registry: ReadonlyMap<string, Task> = new Map(TASKS.map((t) => [t.n
 /** Task names of the Cellenics protocol that this worker does not implement yet. */
 export const PLANNED_TASKS = [
   "GetTrajectoryAnalysisStartingNodes", "GetTrajectoryAnalysisPseudoTime", "ScTypeAnnotate", "CASSIAAnnotate",
-  "CellCycleScoring", "DownloadAnnotSeuratObject",
+  "DownloadAnnotSeuratObject",
 ] as const;
