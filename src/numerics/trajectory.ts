@@ -209,7 +209,9 @@ export function kmeans(coords: Float64Array, n: number, k: number, maxIter: numb
     sum.fill(0); count.fill(0);
     for (let i = 0; i < n; i++) {
       const j = label[i]!;
-      sum[2 * j] += coords[2 * i]!; sum[2 * j + 1] += coords[2 * i + 1]!; count[j]++;
+      sum[2 * j] = sum[2 * j]! + coords[2 * i]!;
+      sum[2 * j + 1] = sum[2 * j + 1]! + coords[2 * i + 1]!;
+      count[j] = count[j]! + 1;
     }
     for (let j = 0; j < k; j++) {
       if (count[j]! > 0) { centers[2 * j] = sum[2 * j]! / count[j]!; centers[2 * j + 1] = sum[2 * j + 1]! / count[j]!; }
@@ -217,7 +219,7 @@ export function kmeans(coords: Float64Array, n: number, k: number, maxIter: numb
   }
   // drop centres without cells (duplicate starting cells end up sharing their cells)
   count.fill(0);
-  for (let i = 0; i < n; i++) count[label[i]!]++;
+  for (let i = 0; i < n; i++) count[label[i]!] = count[label[i]!]! + 1;
   const kept: number[] = [];
   for (let j = 0; j < k; j++) if (count[j]! > 0) kept.push(centers[2 * j]!, centers[2 * j + 1]!);
   centers = Float64Array.from(kept);
@@ -301,9 +303,9 @@ function softAssign(coords: Float64Array, n: number, nodes: Float64Array, k: num
       const e = d[j]! - dmin;
       if (e > cutoff) continue;
       const r = Math.exp(-e / sigma) / z;
-      mass[j] += r;
-      weighted[2 * j] += r * x;
-      weighted[2 * j + 1] += r * y;
+      mass[j] = mass[j]! + r;
+      weighted[2 * j] = weighted[2 * j]! + r * x;
+      weighted[2 * j + 1] = weighted[2 * j + 1]! + r * y;
     }
     objective += -sigma * Math.log(z) + dmin;
   }
@@ -325,9 +327,9 @@ function solveTreeSystem(tree: SpanningTree, k: number, mass: Float64Array, weig
   }
   for (let s = k - 1; s > 0; s--) {
     const v = tree.order[s]!, p = tree.parent[v]!;
-    diag[p] -= 4 / diag[v]!;
-    bx[p] += (2 * bx[v]!) / diag[v]!;
-    by[p] += (2 * by[v]!) / diag[v]!;
+    diag[p] = diag[p]! - 4 / diag[v]!;
+    bx[p] = bx[p]! + (2 * bx[v]!) / diag[v]!;
+    by[p] = by[p]! + (2 * by[v]!) / diag[v]!;
   }
   const out = new Float64Array(2 * k);
   for (let s = 0; s < k; s++) {
@@ -382,7 +384,7 @@ export function pruneSideBranches(adjacency: readonly number[][], k: number, min
     }
   };
   for (const u of order) {
-    if (adjacency[u]!.length <= 2 || parent[u] < 0) continue;
+    if (adjacency[u]!.length <= 2 || parent[u]! < 0) continue;
     for (const v of adjacency[u]!) if (v !== parent[u] && longest[v]! < minimalBranchLen) remove(v);
   }
   return keep;
