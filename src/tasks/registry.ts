@@ -19,11 +19,12 @@ import markerHeatmap from "./marker-heatmap.ts";
 import dotPlot from "./dot-plot.ts";
 import getNormalizedExpression from "./get-normalized-expression.ts";
 import cellCycleScoring from "./cell-cycle-scoring.ts";
+import downloadAnnotSeuratObject from "./download-annot-seurat-object.ts";
 
 const TASKS: readonly Task[] = [
   getEmbedding, listGenes, geneExpression, differentialExpression, clusterCells,
   batchDifferentialExpression, getBackgroundExpressedGenes, getNGenes, getNUmis, getMitochondrialContent, getDoubletScore,
-  getExpressionCellSets, markerHeatmap, dotPlot, getNormalizedExpression, cellCycleScoring,
+  getExpressionCellSets, markerHeatmap, dotPlot, getNormalizedExpression, cellCycleScoring, downloadAnnotSeuratObject,
 ];
 
 export const registry: ReadonlyMap<string, Task> = new Map(TASKS.map((t) => [t.name, t]));
@@ -31,5 +32,4 @@ export const registry: ReadonlyMap<string, Task> = new Map(TASKS.map((t) => [t.n
 /** Task names of the Cellenics protocol that this worker does not implement yet. */
 export const PLANNED_TASKS = [
   "GetTrajectoryAnalysisStartingNodes", "GetTrajectoryAnalysisPseudoTime", "ScTypeAnnotate", "CASSIAAnnotate",
-  "DownloadAnnotSeuratObject",
 ] as const;

@@ -4,7 +4,8 @@
  *
  * Every failure is a `WorkerError` whose message names the file (its base name) and the element:
  * missing file → DATA_NOT_FOUND; not HDF5, truncated, unreadable element → DATA_INVALID;
- * too large for the Wasm heap → DATA_UNSUPPORTED. Raw h5wasm errors never escape.
+ * too large for the Wasm heap → DATA_UNSUPPORTED. Raw h5wasm errors never escape, and neither
+ * does anything h5wasm prints (see `quiet`).
  */
 import { open, stat } from "node:fs/promises";
 import { basename } from "node:path";
@@ -61,35 +62,72 @@ function ensureReady(): Promise<void> {
   return readyPromise;
 }
 
+/** What h5wasm printed during the current `quiet` call (null outside one). */
+let printed: string[] | null = null;
+
 /**
- * Opens `path` read-only, runs `fn` on it and always closes the file. RangeErrors thrown by `fn`
- * (e.g. from the sparse builders) become DATA_INVALID naming the file.
+ * Runs `fn` (synchronous h5wasm work) with process.stdout/stderr writes captured instead of
+ * written. h5wasm's Emscripten runtime prints with console.log/console.error bound when the
+ * module loads (so Module.print/printErr cannot be set afterwards): `Aborted(...)` when HDF5
+ * calls abort() on a damaged file, "Cannot enlarge memory" when the heap is full, and C stdio.
+ * Those raw lines would break the JSON log stream; the call fails with an error instead, which
+ * becomes a WorkerError here. No other JavaScript runs during a synchronous call, so nothing
+ * else's output is captured. Nested calls share the outer capture.
  */
-export async function withH5File<T>(path: string, fn: (file: H5File) => T | Promise<T>): Promise<T> {
+function quiet<T>(fn: () => T): T {
+  if (printed !== null) return fn();
+  const streams = [process.stdout, process.stderr];
+  const own = streams.map((s) => Object.getOwnPropertyDescriptor(s, "write"));
+  const capture = (chunk: unknown): boolean => {
+    if (printed !== null && printed.length < 100) printed.push(String(chunk).slice(0, 1000));
+    return true;
+  };
+  printed = [];
+  for (const s of streams) s.write = capture as typeof s.write;
+  try {
+    return fn();
+  } finally {
+    streams.forEach((s, i) => {
+      const d = own[i];
+      if (d) Object.defineProperty(s, "write", d);
+      else delete (s as { write?: unknown }).write; // back to the prototype's write
+    });
+    printed = null;
+  }
+}
+
+/**
+ * Opens `path` read-only, runs `fn` on it and always closes the file. `fn` must be synchronous
+ * (h5wasm is), so everything h5wasm does runs inside `quiet`. RangeErrors thrown by `fn` (e.g.
+ * from the sparse builders) become DATA_INVALID naming the file.
+ */
+export async function withH5File<T>(path: string, fn: (file: H5File) => T): Promise<T> {
   await checkHdf5File(path);
   await ensureReady();
   const name = basename(path);
-  let raw: RawFile;
-  try {
-    raw = new h5wasm.File(path, "r");
-  } catch (err) {
-    throw new WorkerError(ErrorCode.DATA_INVALID, `${name}: not a readable HDF5 file (${describeH5Error(err)})`, { cause: err });
-  }
-  const file = new H5File(path, raw);
-  try {
-    return await fn(file);
-  } catch (err) {
-    if (err instanceof RangeError) {
-      throw new WorkerError(ErrorCode.DATA_INVALID, `${name}: ${err.message}`, { cause: err });
-    }
-    throw err;
-  } finally {
+  return quiet(() => {
+    let raw: RawFile;
     try {
-      raw.close();
-    } catch {
-      // closing a file HDF5 already gave up on: nothing more to do
+      raw = new h5wasm.File(path, "r");
+    } catch (err) {
+      throw new WorkerError(ErrorCode.DATA_INVALID, `${name}: not a readable HDF5 file (${describeH5Error(err)})`, { cause: err });
     }
-  }
+    const file = new H5File(path, raw);
+    try {
+      return fn(file);
+    } catch (err) {
+      if (err instanceof RangeError) {
+        throw new WorkerError(ErrorCode.DATA_INVALID, `${name}: ${err.message}`, { cause: err });
+      }
+      throw err;
+    } finally {
+      try {
+        raw.close();
+      } catch {
+        // closing a file HDF5 already gave up on: nothing more to do
+      }
+    }
+  });
 }
 
 /**
@@ -296,7 +334,7 @@ export class H5File {
     } catch (err) {
       if (err instanceof WorkerError) throw err;
       const reason = describeH5Error(err);
-      if (/maximum memory|allocation .* failed|out of memory/i.test(reason)) {
+      if (/maximum memory|allocation .* failed|out of memory|cannot enlarge memory|failed to grow the heap/i.test(`${reason}\n${(printed ?? []).join("")}`)) {
         throw new WorkerError(ErrorCode.DATA_UNSUPPORTED, `${this.name}: ${what} is too large to read in memory (${reason})`, { cause: err });
       }
       throw this.invalid(`cannot read ${what} (${reason})`, err);
@@ -486,4 +524,248 @@ function describeH5Error(err: unknown): string {
   if (minors.length > 0) return minors[minors.length - 1]!;
   const first = message.split("\n").find((l) => l.trim() !== "") ?? "unknown error";
   return first.trim().slice(0, 200);
+}
+
+// --- writing ----------------------------------------------------------------------------------
+
+/** Typed arrays a dataset or attribute can be written from (64-bit integers as BigInt64Array). */
+export type WritableNumbers =
+  | Float64Array
+  | Float32Array
+  | Int32Array
+  | Uint32Array
+  | Int16Array
+  | Uint16Array
+  | Int8Array
+  | Uint8Array
+  | BigInt64Array;
+
+/**
+ * An attribute value: a string, an array of strings (an empty one is written as an empty float
+ * array, as h5py does), numbers, or a boolean (an HDF5 enum FALSE/TRUE, see `booleans`).
+ */
+export type H5AttrValue = string | string[] | WritableNumbers | boolean;
+
+/** Element types of datasets that grow as they are written. */
+export type H5AppendType = "f4" | "f8" | "i4" | "i8";
+
+/** elements per chunk of a growing dataset (256 KiB of float32) */
+const APPEND_CHUNK = 1 << 16;
+/** gzip level of growing datasets (h5py's default is 4) */
+const APPEND_GZIP_LEVEL = 4;
+
+/**
+ * Creates `path` (replacing any file there), runs `fn` on a writer and always closes the file.
+ * The file uses the earliest HDF5 formats that hold it (as h5py does by default; readable by
+ * HDF5 1.8+). Failures are plain Errors (a failed write is an internal error, not the user's):
+ * the file may then be incomplete and the caller should delete it.
+ */
+export async function withH5Writer<T>(path: string, fn: (writer: H5Writer) => T | Promise<T>): Promise<T> {
+  await ensureReady();
+  let raw: RawFile;
+  try {
+    raw = new h5wasm.File(path, "w", { libver: ["earliest", "v110"] });
+  } catch (err) {
+    throw new Error(`cannot create ${basename(path)} (${describeH5Error(err)})`, { cause: err });
+  }
+  const writer = new H5Writer(raw);
+  let result: T;
+  try {
+    result = await fn(writer);
+  } finally {
+    try {
+      raw.close();
+    } catch {
+      // the file is being abandoned after an error: nothing more to do
+    }
+  }
+  await patchBooleanPlaceholders(path, writer.booleanMarkers);
+  return result;
+}
+
+/**
+ * A write-only view of a new HDF5 file. Paths are absolute from the root without the leading
+ * slash ("obs/_index"); "" is the root. Only valid inside `withH5Writer`'s callback.
+ */
+export class H5Writer {
+  readonly #raw: RawFile;
+  /** compound member names standing for booleans, rewritten as enums once the file is closed */
+  readonly booleanMarkers: string[] = [];
+  readonly #markerPrefix = `cellworker-bool-${Math.random().toString(16).slice(2, 10).padEnd(8, "0")}-`;
+
+  constructor(raw: RawFile) {
+    this.#raw = raw;
+  }
+
+  /** Creates a group (its parent must exist) with attributes. */
+  group(p: string, attrs: Record<string, H5AttrValue> = {}): void {
+    this.#guard(p, () => this.#raw.create_group(p));
+    this.attrs(p, attrs);
+  }
+
+  /** Sets attributes of the root (""), a group or a dataset. */
+  attrs(p: string, attrs: Record<string, H5AttrValue>): void {
+    const e = p === "" ? this.#raw : this.#guard(p, () => this.#raw.get(p));
+    if (!(e instanceof h5wasm.Group || e instanceof h5wasm.Dataset)) throw new Error(`HDF5 write: ${p} is not a group or dataset`);
+    for (const [name, value] of Object.entries(attrs)) {
+      this.#guard(`${p} attribute ${name}`, () => {
+        if (typeof value === "boolean") {
+          const marker = this.#marker();
+          e.create_attribute(name, new Map([[marker, Int8Array.of(value ? 1 : 0)]]), [], [[marker, "<b"]]);
+        } else if (Array.isArray(value) && value.length === 0) {
+          e.create_attribute(name, new Float64Array(0), [0]);
+        } else {
+          e.create_attribute(name, value);
+        }
+      });
+    }
+  }
+
+  /** A numeric dataset; `shape` defaults to 1-D (a 2-D shape is row-major). */
+  numbers(p: string, values: WritableNumbers, opts: { shape?: number[]; attrs?: Record<string, H5AttrValue> } = {}): void {
+    const shape = opts.shape ?? [values.length];
+    if (shape.reduce((a, b) => a * b, 1) !== values.length) throw new Error(`HDF5 write: ${p} has ${values.length} values for shape ${shape.join(" x ")}`);
+    this.#guard(p, () => this.#raw.create_dataset({ name: p, data: values, shape }));
+    this.attrs(p, opts.attrs ?? {});
+  }
+
+  /**
+   * A 1-D boolean dataset (non-zero = true) as h5py writes numpy booleans: an 8-bit enum with
+   * members FALSE = 0 and TRUE = 1. h5wasm cannot create enum types, so the dataset is created
+   * with a one-member 8-bit compound type of the same size, whose type message is rewritten
+   * into the enum when the file is closed (`patchBooleanPlaceholders`).
+   */
+  booleans(p: string, values: Uint8Array, attrs: Record<string, H5AttrValue> = {}): void {
+    const marker = this.#marker();
+    const data = Int8Array.from(values, (v) => (v ? 1 : 0));
+    this.#guard(p, () => this.#raw.create_dataset({ name: p, data: new Map([[marker, data]]), shape: [values.length], dtype: [[marker, "<b"]] }));
+    this.attrs(p, attrs);
+  }
+
+  /** A 1-D dataset of variable-length UTF-8 strings. */
+  strings(p: string, values: string[], attrs: Record<string, H5AttrValue> = {}): void {
+    this.#guard(p, () => this.#raw.create_dataset({ name: p, data: values, shape: [values.length], dtype: "S" }));
+    this.attrs(p, attrs);
+  }
+
+  /** A scalar variable-length UTF-8 string dataset. */
+  string(p: string, value: string, attrs: Record<string, H5AttrValue> = {}): void {
+    this.#guard(p, () => this.#raw.create_dataset({ name: p, data: value, shape: [], dtype: "S" }));
+    this.attrs(p, attrs);
+  }
+
+  /**
+   * A 1-D chunked, gzip-compressed dataset that starts empty and grows with each `append`, so
+   * a large array is written piece by piece and never whole in memory.
+   */
+  appendable(p: string, type: H5AppendType, attrs: Record<string, H5AttrValue> = {}): H5Appender {
+    const dtype = { f4: "<f", f8: "<d", i4: "<i", i8: "<q" }[type];
+    const empty = { f4: new Float32Array(0), f8: new Float64Array(0), i4: new Int32Array(0), i8: new BigInt64Array(0) }[type];
+    const d = this.#guard(p, () => this.#raw.create_dataset({
+      name: p, data: empty, shape: [0], dtype, maxshape: [null], chunks: [APPEND_CHUNK],
+      compression: "gzip", compression_opts: APPEND_GZIP_LEVEL,
+    }));
+    this.attrs(p, attrs);
+    return new H5Appender(p, d, (what, fn) => this.#guard(what, fn));
+  }
+
+  #marker(): string {
+    const marker = `${this.#markerPrefix}${String(this.booleanMarkers.length).padStart(6, "0")}`;
+    this.booleanMarkers.push(marker);
+    return marker;
+  }
+
+  #guard<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw new Error(`HDF5 write of ${what} failed (${describeH5Error(err)})`, { cause: err });
+    }
+  }
+}
+
+/** A growing dataset made by `H5Writer.appendable`. */
+export class H5Appender {
+  readonly #path: string;
+  readonly #dataset: Dataset;
+  readonly #guard: <T>(what: string, fn: () => T) => T;
+  #length = 0;
+
+  constructor(path: string, dataset: Dataset, guard: <T>(what: string, fn: () => T) => T) {
+    this.#path = path;
+    this.#dataset = dataset;
+    this.#guard = guard;
+  }
+
+  /** values written so far */
+  get length(): number {
+    return this.#length;
+  }
+
+  append(values: WritableNumbers): void {
+    if (values.length === 0) return;
+    const start = this.#length;
+    const end = start + values.length;
+    this.#guard(this.#path, () => {
+      this.#dataset.resize([end]);
+      this.#dataset.write_slice([[start, end]], values);
+    });
+    this.#length = end;
+  }
+}
+
+/**
+ * The version-1 datatype message of h5py's boolean: an enum (class 8) of 2 members, size 1, on a
+ * signed 8-bit little-endian integer base, member names padded to 8 bytes, then the values.
+ */
+const BOOLEAN_ENUM_MESSAGE = Uint8Array.of(
+  0x18, 0x02, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, // enum v1, 2 members, size 1
+  0x10, 0x08, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x00, // base: int v1, signed, size 1, offset 0, precision 8
+  ...new TextEncoder().encode("FALSE"), 0, 0, 0, // "FALSE\0" padded to 8
+  ...new TextEncoder().encode("TRUE"), 0, 0, 0, 0, // "TRUE\0" padded to 8
+  0x00, 0x01, // FALSE = 0, TRUE = 1
+);
+/** how the placeholder's version-1 compound datatype message starts: compound v1, 1 member, size 1 */
+const PLACEHOLDER_HEAD = [0x16, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00];
+const SCAN_WINDOW = 1 << 20;
+
+/**
+ * Rewrites each placeholder compound type (written with version-1 object headers, which carry
+ * no checksum) into the boolean enum, in place: the enum message is shorter than the compound's,
+ * and HDF5 reads a type message by its own content and skips it by the size recorded around it,
+ * so the bytes after it are ignored. Both types are 1 byte per element, so the data is already
+ * right. Object headers come before the data they describe in a file written front to back, so
+ * the scan usually stops early. A marker not found (or not where expected) is an Error.
+ */
+async function patchBooleanPlaceholders(path: string, markers: readonly string[]): Promise<void> {
+  if (markers.length === 0) return;
+  const pending = new Map(markers.map((m) => [m, Buffer.from(m + "\0", "latin1")]));
+  const handle = await open(path, "r+");
+  try {
+    const { size } = await handle.stat();
+    const overlap = 64;
+    const buf = Buffer.alloc(SCAN_WINDOW + overlap);
+    for (let pos = 0; pos < size && pending.size > 0; pos += SCAN_WINDOW) {
+      const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
+      const view = buf.subarray(0, bytesRead);
+      for (const [marker, needle] of pending) {
+        const at = view.indexOf(needle);
+        if (at < 0) continue;
+        const typeAt = pos + at - PLACEHOLDER_HEAD.length;
+        const head = Buffer.alloc(PLACEHOLDER_HEAD.length);
+        if (typeAt >= 0) await handle.read(head, 0, head.length, typeAt);
+        if (typeAt < 0 || !PLACEHOLDER_HEAD.every((b, i) => head[i] === b)) throw new Error(`HDF5 write: the boolean placeholder ${marker} is not in the expected type message`);
+        // the enum message, then zeros over the rest of the placeholder's member name
+        const padded = PLACEHOLDER_HEAD.length + Math.ceil(needle.length / 8) * 8;
+        const patch = Buffer.alloc(Math.max(padded, BOOLEAN_ENUM_MESSAGE.length));
+        patch.set(BOOLEAN_ENUM_MESSAGE);
+        if (patch.length > padded) throw new Error(`HDF5 write: the boolean placeholder ${marker} is too short to patch`);
+        await handle.write(patch, 0, patch.length, typeAt);
+        pending.delete(marker);
+      }
+    }
+  } finally {
+    await handle.close();
+  }
+  if (pending.size > 0) throw new Error(`HDF5 write: ${pending.size} boolean placeholders were not found in ${basename(path)}`);
 }
