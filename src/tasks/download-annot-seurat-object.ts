@@ -43,7 +43,6 @@ import type { Experiment } from "../experiment/experiment.ts";
 import { computeEmbedding, nonFiniteCells } from "../experiment/embeddings.ts";
 import { normalizedValue, SCALE_FACTOR } from "../numerics/normalize.ts";
 import { type H5adColumn, type H5adContent, writeH5ad } from "../experiment/export/h5ad-writer.ts";
-import { ErrorCode, WorkerError } from "../result/errors.ts";
 
 export const CONTENT_TYPE = "application/x-hdf5";
 
@@ -88,9 +87,6 @@ async function embeddingOf(
       return saved.dims === 2 ? saved.values : Float64Array.from({ length: exp.nCells * 2 }, (_, i) => saved.values[Math.floor(i / 2) * saved.dims + (i % 2)]!);
     }
     notes.push(`isObj2s: the experiment has no usable saved obsm ${key}, so ${key} was computed.`);
-  }
-  if (method === "tsne" && Math.ceil(3 * 30) > exp.nCells - 1) {
-    throw new WorkerError(ErrorCode.DATA_UNSUPPORTED, `A t-SNE with perplexity 30 needs at least 91 cells; this experiment has ${exp.nCells}. Download it with embeddingMethod umap.`);
   }
   return computeEmbedding(
     exp,
