@@ -2,8 +2,7 @@
  * DownloadAnnotSeuratObject (reference spec §5.21): the annotated experiment as a file. The
  * original answers with a Seurat object (`saveRDS`); this worker answers with an AnnData file
  * (.h5ad, anndata 0.8+ layout, experiment/export/h5ad-writer.ts), content type
- * application/x-hdf5, readable by anndata/scanpy (and by R through zellkonverter or
- * SeuratDisk). What is in it:
+ * application/x-hdf5, readable by anndata (checked with 0.8.0) and so scanpy. What is in it:
  *
  * - X: the log-normalised values (Seurat's `data`: LogNormalize, scale factor 10 000, natural
  *   log), CSR float64; layers/counts: the raw counts, CSR float32 (absent when the experiment
