@@ -22,6 +22,18 @@ export interface StoredGeneStats {
   highlyVariable?: Uint8Array;
 }
 
+/** What the Cellenics pipeline writes into a Seurat object's `misc` besides gene tables. */
+export interface SeuratMisc {
+  /** `misc$numPCs`: PCs the pipeline used */
+  numPCs?: number;
+  /** `misc$active.reduction` (e.g. "pca", "harmony"); its embedding is `X_<name>` */
+  activeReduction?: string;
+  /** `misc$color_pool`: cluster colours */
+  colorPool?: string[];
+  /** the SeuratObject version the object was written with (its `version` slot) */
+  objectVersion?: string;
+}
+
 /** A cells x dims embedding stored row-major (cell i at [i*dims, (i+1)*dims)). */
 export interface Embedding {
   dims: number;
@@ -30,7 +42,7 @@ export interface Embedding {
 
 /** An experiment as read from a file, before any preprocessing. */
 export interface LoadedData {
-  format: "10x-mtx" | "10x-h5" | "h5ad";
+  format: "10x-mtx" | "10x-h5" | "h5ad" | "rds";
   /** the file or folder it came from */
   path: string;
   matrix: GeneMajorMatrix;
@@ -45,6 +57,8 @@ export interface LoadedData {
   /** obsm embeddings by name, e.g. X_umap, X_tsne, X_pca */
   embeddings: Record<string, Embedding>;
   storedGeneStats?: StoredGeneStats;
+  /** settings a Seurat object's `misc` carries (JSON only: kept by the processed-state cache as is) */
+  seuratMisc?: SeuratMisc;
   /** things the user should know about the file (e.g. "no raw counts: ...") */
   notes: string[];
 }

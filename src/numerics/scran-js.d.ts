@@ -51,3 +51,29 @@ declare module "scran.js" {
     options?: { method?: "multilevel" | "leiden" | "walktrap"; multiLevelResolution?: number; leidenResolution?: number; leidenObjective?: "cpm" | "modularity" | "er" },
   ): ClusterGraphResults;
 }
+declare module "scran.js" {
+  // scran.js's RDS parser (rds2cpp): handles into the parsed file, freed by their owner.
+  export interface RdsObject extends Freeable { type(): string }
+  export interface RdsVector extends RdsObject {
+    length(): number;
+    attributeNames(): string[];
+    attribute(name: string): RdsObject;
+  }
+  export interface RdsIntegerVector extends RdsVector { values(options?: { copy?: boolean }): Int32Array }
+  export interface RdsBooleanVector extends RdsVector { values(options?: { copy?: boolean }): Int32Array }
+  export interface RdsDoubleVector extends RdsVector { values(options?: { copy?: boolean }): Float64Array }
+  export interface RdsStringVector extends RdsVector { values(): (string | null)[] }
+  export interface RdsGenericVector extends RdsVector { load(index: number): RdsObject }
+  export interface RdsS4Object extends RdsObject {
+    className(): string;
+    packageName(): string;
+    attributeNames(): string[];
+    attribute(name: string): RdsObject;
+  }
+  export interface RdsDetails extends Freeable {
+    formatVersion(): number;
+    writerVersion(): string;
+    value(): RdsObject;
+  }
+  export function readRds(x: Uint8Array | string): RdsDetails;
+}

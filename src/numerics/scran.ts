@@ -146,3 +146,96 @@ export async function leidenFromNeighbors(nn: Neighbors, resolution: number): Pr
     freeAll(clusters, graph, results);
   }
 }
+
+// --- RDS (R's serialisation format) -------------------------------------------------------
+
+/** Attributes of an R value (names, dim, dimnames, class, levels, row.names, or S4 slots). */
+export type RAttributes = Record<string, RValue>;
+
+/**
+ * An R value copied out of an RDS file into plain JS. Integer and logical NAs are -2^31 as in
+ * R; double NAs are NaN; NA strings are null. `skipped` stands for a value the caller asked not
+ * to copy, `other` for a type the parser does not expose (environments, functions, ...).
+ */
+export type RValue =
+  | { type: "integer" | "logical"; values: Int32Array; attributes: RAttributes }
+  | { type: "double"; values: Float64Array; attributes: RAttributes }
+  | { type: "string"; values: (string | null)[]; attributes: RAttributes }
+  | { type: "list"; values: RValue[]; attributes: RAttributes }
+  | { type: "S4"; className: string; packageName: string; attributes: RAttributes }
+  | { type: "null" }
+  | { type: "other"; rType: string }
+  | { type: "skipped" };
+
+/**
+ * Parses an uncompressed or gzip-compressed RDS file (XDR format, the R default) and copies it
+ * into plain JS values. `skip(path)` is asked for every attribute, S4 slot and list element
+ * (path = slot/attribute names and list element names or indices from the root); a value it
+ * skips is not copied (e.g. a dense scale.data nobody reads). Every Wasm handle is freed
+ * before returning. Throws the parser's Error for a file it cannot read.
+ */
+export async function readRds(bytes: Uint8Array, skip: (path: readonly string[]) => boolean = () => false): Promise<{ value: RValue; writerVersion: string }> {
+  await initScran();
+  let details: scran.RdsDetails | undefined;
+  try {
+    details = scran.readRds(bytes);
+    const root = details.value();
+    try {
+      return { value: copyRds(root, [], skip), writerVersion: details.writerVersion() };
+    } finally {
+      root.free();
+    }
+  } finally {
+    details?.free();
+  }
+}
+
+function copyRds(o: scran.RdsObject, path: string[], skip: (path: readonly string[]) => boolean): RValue {
+  const t = o.type();
+  const child = (name: string, load: () => scran.RdsObject): RValue => {
+    const p = [...path, name];
+    if (skip(p)) return { type: "skipped" };
+    const c = load();
+    try {
+      return copyRds(c, p, skip);
+    } finally {
+      c.free();
+    }
+  };
+  const attributesOf = (v: scran.RdsVector | scran.RdsS4Object): RAttributes => {
+    const out: RAttributes = {};
+    for (const name of v.attributeNames()) out[name] = child(`@${name}`, () => v.attribute(name));
+    return out;
+  };
+  switch (t) {
+    case "integer":
+    case "boolean": {
+      const v = o as scran.RdsIntegerVector;
+      return { type: t === "boolean" ? "logical" : "integer", values: v.values(), attributes: attributesOf(v) };
+    }
+    case "double": {
+      const v = o as scran.RdsDoubleVector;
+      return { type: "double", values: v.values(), attributes: attributesOf(v) };
+    }
+    case "string": {
+      const v = o as scran.RdsStringVector;
+      return { type: "string", values: v.values(), attributes: attributesOf(v) };
+    }
+    case "vector": {
+      const v = o as scran.RdsGenericVector;
+      const attributes = attributesOf(v);
+      const names = attributes["names"]?.type === "string" ? attributes["names"].values : [];
+      const values: RValue[] = [];
+      for (let i = 0; i < v.length(); i++) values.push(child(names[i] ?? String(i), () => v.load(i)));
+      return { type: "list", values, attributes };
+    }
+    case "S4": {
+      const v = o as scran.RdsS4Object;
+      return { type: "S4", className: v.className(), packageName: v.packageName(), attributes: attributesOf(v) };
+    }
+    case "null":
+      return { type: "null" };
+    default:
+      return { type: "other", rType: t };
+  }
+}

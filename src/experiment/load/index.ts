@@ -1,6 +1,7 @@
 /**
  * Format detection: a folder with matrix.mtx[.gz] is 10x Matrix Market, `.h5ad` is AnnData,
- * `.h5` is Cell Ranger HDF5. The registry maps each format to its reader.
+ * `.h5` is Cell Ranger HDF5, `.rds` a Seurat object. Seurat `.qs` files (qs format) are refused:
+ * there is no maintained reader outside R. The registry maps each format to its reader.
  */
 import { existsSync, statSync } from "node:fs";
 import { basename, dirname } from "node:path";
@@ -15,6 +16,7 @@ const readers: Record<Format, (path: string) => Promise<LoadedData>> = {
   "10x-mtx": loadTenxMtx,
   "10x-h5": async (path) => (await import("./tenx-h5.ts")).loadTenxH5(path),
   h5ad: async (path) => (await import("./h5ad.ts")).loadH5ad(path),
+  rds: async (path) => (await import("./rds.ts")).loadRds(path),
 };
 
 /** The format and the path to hand to its reader (a matrix.mtx file resolves to its folder). */
@@ -28,8 +30,15 @@ export function detectFormat(path: string): { format: Format; path: string } {
   const name = basename(path).toLowerCase();
   if (name.endsWith(".h5ad")) return { format: "h5ad", path };
   if (name.endsWith(".h5") || name.endsWith(".hdf5")) return { format: "10x-h5", path };
+  if (name.endsWith(".rds")) return { format: "rds", path };
+  if (name.endsWith(".qs")) {
+    throw new WorkerError(
+      ErrorCode.DATA_UNSUPPORTED,
+      `${basename(path)}: Seurat objects saved with qs cannot be read; re-save it in R as .rds (saveRDS(object, "r.rds")) and upload that`,
+    );
+  }
   if (/^matrix\.mtx(\.gz)?$/.test(name)) return { format: "10x-mtx", path: dirname(path) };
-  throw new WorkerError(ErrorCode.DATA_UNSUPPORTED, `${path}: unknown format (expected a 10x folder, .h5 or .h5ad)`);
+  throw new WorkerError(ErrorCode.DATA_UNSUPPORTED, `${path}: unknown format (expected a 10x folder, .h5, .h5ad or a Seurat .rds)`);
 }
 
 export function loadData(format: Format, path: string): Promise<LoadedData> {

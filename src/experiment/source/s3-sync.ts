@@ -139,10 +139,15 @@ async function download(s3: S3Client, bucket: string, key: string, local: string
   }
 }
 
-/** The data file or folder among synced files: h5ad (python.h5ad first), then .h5, then a 10x folder. */
+/**
+ * The data file or folder among synced files: h5ad (python.h5ad first), then the Seurat object
+ * (r.rds; r.qs, which is then refused as unsupported, only when there is no r.rds), then .h5,
+ * then a 10x folder. A 2021 prefix holds python.h5ad and a pagoda2 r.rds: the h5ad wins.
+ */
 export function dataPathOf(sync: SyncFiles): string | null {
   const names = sync.files;
-  const pick = names.find((f) => f === "python.h5ad") ?? names.find((f) => f.endsWith(".h5ad")) ?? names.find((f) => /\.(h5|hdf5)$/.test(f));
+  const pick = names.find((f) => f === "python.h5ad") ?? names.find((f) => f.endsWith(".h5ad")) ??
+    names.find((f) => f === "r.rds") ?? names.find((f) => f === "r.qs") ?? names.find((f) => /\.(h5|hdf5)$/.test(f));
   if (pick) return join(sync.dir, pick);
   const mtx = names.find((f) => /(^|\/)matrix\.mtx(\.gz)?$/.test(f));
   return mtx ? dirname(join(sync.dir, mtx)) : null;
