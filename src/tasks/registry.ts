@@ -20,16 +20,19 @@ import dotPlot from "./dot-plot.ts";
 import getNormalizedExpression from "./get-normalized-expression.ts";
 import cellCycleScoring from "./cell-cycle-scoring.ts";
 import downloadAnnotSeuratObject from "./download-annot-seurat-object.ts";
+import getTrajectoryAnalysisStartingNodes from "./get-trajectory-analysis-starting-nodes.ts";
+import getTrajectoryAnalysisPseudoTime from "./get-trajectory-analysis-pseudo-time.ts";
 
 const TASKS: readonly Task[] = [
   getEmbedding, listGenes, geneExpression, differentialExpression, clusterCells,
   batchDifferentialExpression, getBackgroundExpressedGenes, getNGenes, getNUmis, getMitochondrialContent, getDoubletScore,
   getExpressionCellSets, markerHeatmap, dotPlot, getNormalizedExpression, cellCycleScoring, downloadAnnotSeuratObject,
+  getTrajectoryAnalysisStartingNodes, getTrajectoryAnalysisPseudoTime,
 ];
 
 export const registry: ReadonlyMap<string, Task> = new Map(TASKS.map((t) => [t.name, t]));
 
 /** Task names of the Cellenics protocol that this worker does not implement yet. */
 export const PLANNED_TASKS = [
-  "GetTrajectoryAnalysisStartingNodes", "GetTrajectoryAnalysisPseudoTime", "ScTypeAnnotate", "CASSIAAnnotate",
+  "ScTypeAnnotate", "CASSIAAnnotate",
 ] as const;
