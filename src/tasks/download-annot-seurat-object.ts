@@ -98,7 +98,7 @@ async function embeddingOf(
 export function annotatedContent(exp: Experiment, method: "umap" | "tsne", embedding: Float64Array, notes: string[]): H5adContent {
   const { data, state } = exp;
   const counts = data.matrixKind === "counts";
-  const used = new Set<string>();
+  const used = new Set<string>(["_index"]); // the frame's index dataset
   const claim = (name: string): string => {
     const base = name.replaceAll("/", "_") || "unnamed";
     let out = base;
