@@ -230,6 +230,8 @@ function h5adStream(content: H5adContent, progress: (fraction: number) => void):
   void (async () => {
     let dir: string | undefined;
     try {
+      await Promise.resolve(); // a stream destroyed as soon as it is opened writes nothing
+      if (out.destroyed) return;
       dir = await mkdtemp(join(tmpdir(), "cellworker-h5ad-"));
       const path = join(dir, "experiment.h5ad");
       await writeH5ad(path, content, { progress, cancelled: () => out.destroyed });

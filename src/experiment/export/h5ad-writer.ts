@@ -64,6 +64,7 @@ export async function writeH5ad(path: string, content: H5adContent, opts: H5adWr
   const { matrix: m } = content;
   if (content.obs.index.length !== m.nCells) throw new Error(`h5ad: obs has ${content.obs.index.length} rows for ${m.nCells} cells`);
   if (content.var.index.length !== m.nGenes) throw new Error(`h5ad: var has ${content.var.index.length} rows for ${m.nGenes} genes`);
+  if (opts.cancelled?.()) throw new Error("h5ad: writing cancelled");
   await withH5Writer(path, async (w) => {
     w.attrs("", enc("anndata", "0.1.0"));
     writeFrame(w, "obs", content.obs);
