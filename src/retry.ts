@@ -50,7 +50,7 @@ export interface RetryOptions {
   retryIf(err: unknown, attempt: number, delayMs: number): boolean;
   /** told of each retry before its pause */
   onRetry?(err: unknown, attempt: number, delayMs: number): void;
-  /** cuts a pause short (the next attempt then decides, through retryIf, whether to go on) */
+  /** cuts a pause short and ends the retries (the last error is thrown) */
   signal?: AbortSignal;
 }
 
@@ -65,6 +65,7 @@ export async function retry<T>(step: (attempt: number) => Promise<T>, opts: Retr
       if (!opts.retryIf(err, attempt, delay)) throw err;
       opts.onRetry?.(err, attempt, delay);
       await sleep(delay, opts.signal);
+      if (opts.signal?.aborted) throw err; // stopped during the pause: no further attempt
     }
   }
 }

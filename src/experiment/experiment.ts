@@ -85,4 +85,9 @@ export class Experiment {
   hasMemo(key: string): boolean {
     return this.memo.has(key);
   }
+
+  /** the keys of the derived results kept, least recently used first */
+  memoKeys(): string[] {
+    return [...this.memo.keys()];
+  }
 }

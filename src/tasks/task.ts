@@ -53,7 +53,7 @@ export interface Task {
   readonly body: z.ZodType;
   readonly cacheable: boolean;
   readonly effect: TaskEffect;
-  readonly example: Readonly<Record<string, unknown>>;
+  readonly example: Readonly<{ name: string; [field: string]: unknown }>;
   /** Checks `body` against the task's schema; throws INVALID_INPUT naming the field. */
   validate(body: unknown): void;
   /** Validates `body` with the task's schema (INVALID_INPUT naming the field) and runs it. */
@@ -62,7 +62,7 @@ export interface Task {
 
 /** A task definition, with `execute` that keeps the body type tied to the schema. */
 export function defineTask<S extends BodySchema>(def: TaskDefinition<S>): Omit<TaskDefinition<S>, "example"> & Task {
-  const example: Record<string, unknown> = { ...def.example };
+  const example: { name: string; [field: string]: unknown } = { ...def.example };
   const parse = (body: unknown): z.infer<S> => {
     const parsed = def.body.safeParse(body);
     if (!parsed.success) throw new WorkerError(ErrorCode.INVALID_INPUT, describeZodError(parsed.error, "body"));

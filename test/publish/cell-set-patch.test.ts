@@ -32,7 +32,7 @@ test("keys are quoted safely in the JSONPath query; tasks declare their effects;
   assert.equal(registry.get("ClusterCells")?.effect, "replace-class");
   assert.equal(registry.get("GetExpressionCellSets")?.effect, "append-to-scratchpad");
   const writers = [...registry.values()].filter((t) => t.effect !== "none").map((t) => t.name).sort();
-  assert.deepEqual(writers, ["ClusterCells", "GetExpressionCellSets"]);
+  assert.deepEqual(writers, ["CellCycleScoring", "ClusterCells", "GetExpressionCellSets"]);
   assert.throws(() => cellSetPatchOf({ effect: "replace-class", data: { key: "louvain" } }));
   assert.throws(() => cellSetPatchOf({ effect: "append-to-scratchpad", data: { key: "x", name: "y", cellIds: [-1] } }));
 });

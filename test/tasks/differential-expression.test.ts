@@ -136,7 +136,8 @@ test("empty groups and unknown keys are INVALID_INPUT with the original's messag
 
 // ------------------------------------------------------------------ the task
 
-type DeResult = { total: number; data: Record<string, (number | string)[]> };
+type Column = "p_val" | "logFC" | "pct_1" | "pct_2" | "p_val_adj" | "auc" | "gene_names" | "Gene";
+type DeResult = { total: number; data: { [K in Column]: (number | string)[] } };
 
 /** Validates and runs the body as the compute host does; WorkerErrors become `{code, message}`. */
 async function run(body: Record<string, unknown>, pagination?: unknown): Promise<DeResult> {
@@ -182,7 +183,7 @@ const full = await run({ cellSet: "louvain-0", compareWith: "rest", basis: "all"
 const rowOfGene = new Map<string, number>((full.data.Gene as string[]).map((id, r) => [id, r]));
 const geneIndex = new Map<string, number>(geneIds.map((id, g) => [id, g]));
 /** full-result column value of gene index g */
-const col = (name: string, g: number): number | string => full.data[name]![rowOfGene.get(geneIds[g]!)!]!;
+const col = (name: Column, g: number): number | string => full.data[name][rowOfGene.get(geneIds[g]!)!]!;
 
 test("no pagination: every gene, all columns, ascending p_val, total = genes, plain JSON without NaN", () => {
   assert.deepEqual(Object.keys(full), ["total", "data"]);

@@ -7,18 +7,19 @@ import { parseNameFilter, nameMatcher } from "../../src/tasks/shared/name-filter
 import { openExperiment } from "../../src/experiment/open.ts";
 import { Experiment } from "../../src/experiment/experiment.ts";
 import type { LoadedData } from "../../src/experiment/types.ts";
-import { describeZodError } from "../../src/result/errors.ts";
 import { ErrorCode, WorkerError } from "../../src/result/errors.ts";
 import { PBMC3K, zeroState } from "../helpers.ts";
+import { runBody } from "../task-helpers.ts";
 
 const exp = await openExperiment({ path: PBMC3K, cacheDir: join(tmpdir(), "cellworker-test-cache") });
 const symbols = exp.data.genes.symbols;
 
 /** Validates and runs the body as the compute host does. */
-async function run(body: Record<string, unknown>, experiment: Experiment = exp): Promise<Record<string, unknown[]> & { total: number }> {
-  const parsed = listGenesTask.body.safeParse({ name: "ListGenes", ...body });
-  if (!parsed.success) throw new WorkerError(ErrorCode.INVALID_INPUT, describeZodError(parsed.error, "body"));
-  return (await listGenesTask.run(parsed.data, { experiment, pagination: undefined, progress: () => {} })) as never;
+/** A ListGenes result: the total and one array per selected field. */
+type Columns = { total: number; gene_names: unknown[]; gene_ids: unknown[]; dispersions: unknown[]; means: unknown[]; highly_variable: unknown[] };
+
+async function run(body: Record<string, unknown>, experiment: Experiment = exp): Promise<Columns> {
+  return (await runBody(listGenesTask, experiment, body)) as Columns;
 }
 
 const page = (extra: Record<string, unknown> = {}) =>
@@ -143,10 +144,8 @@ test("regex-looking filters are literal text (no match, no regex evaluation)", a
     assert.equal(r.total, 0, f);
     assert.deepEqual(r.gene_names, [], f);
   }
-  // a catastrophic-backtracking pattern on a long input stays fast
-  const started = performance.now();
-  await page({ geneNamesFilter: "^(a+)+$" + "a".repeat(900) });
-  assert.ok(performance.now() - started < 200);
+  // a catastrophic-backtracking pattern is plain text too (speed is the benchmark's business, not a test's)
+  assert.equal((await page({ geneNamesFilter: "^(a+)+$" + "a".repeat(900) })).total, 0);
   // "." is a literal dot: matches symbols with a dot only
   const dot = await page({ geneNamesFilter: "." });
   assert.equal(dot.total, symbols.filter((s) => s.includes(".")).length);

@@ -19,3 +19,12 @@ test("every task lives in the file named after its wire name", () => {
 test("no task is both registered and planned", () => {
   for (const name of PLANNED_TASKS) assert.ok(!registry.has(name), name);
 });
+
+test("each task's example body is valid, names the task, and its schema accepts no other name", () => {
+  for (const [name, task] of registry) {
+    assert.equal(task.example.name, name, `${name}: example names the task`);
+    assert.doesNotThrow(() => task.validate(task.example), `${name}: example body is valid`);
+    assert.throws(() => task.validate({ ...task.example, name: `${name}X` }), /body\.name/, `${name}: body.name is the literal ${name}`);
+    assert.ok(["none", "replace-class", "append-to-scratchpad"].includes(task.effect), `${name}: declared effect`);
+  }
+});
