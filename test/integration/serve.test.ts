@@ -67,6 +67,21 @@ test("the original README's three sample requests are answered on the topic", as
   assert.doesNotMatch(w.logs.join("\n"), /"body":\{/); // no request bodies in logs
 });
 
+test("a valid request too large to echo on SNS (300 kB) is still answered: its echo keeps the identifying fields", async () => {
+  const { url } = await workerOnNewQueue();
+  // valid, but the echo alone (an extra 300 kB field) is over SNS's limit
+  const r = request({ name: "GetEmbedding", type: "pca" }, { padding: "x".repeat(300_000) });
+  await send(stack, url, r.json);
+  const [response] = await responses.for(r.uuid);
+  assert.deepEqual(response!.response, { cacheable: true, error: false });
+  const echo = response!.request as Record<string, unknown>;
+  assert.equal(echo.uuid, r.uuid);
+  assert.equal(echo.socketId, "it");
+  assert.equal(echo.experimentId, EXPERIMENT);
+  assert.deepEqual(echo.body, { name: "GetEmbedding" });
+  assert.equal(echo.padding, undefined, "the large field is not echoed");
+});
+
 test("a result too large for SNS is offloaded to S3 and can be read back", async () => {
   const { url } = await workerOnNewQueue();
   const r = request({ name: "ListGenes", selectFields: ["gene_names", "gene_ids", "dispersions", "means"], orderBy: "gene_names", orderDirection: "ASC", offset: 0, limit: 100000 });
