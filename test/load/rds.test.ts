@@ -6,6 +6,7 @@ import { gzipSync } from "node:zlib";
 import { loadRds, loadRdsDetails } from "../../src/experiment/load/rds.ts";
 import { loadTenxMtx } from "../../src/experiment/load/tenx-mtx.ts";
 import { detectFormat, loadData } from "../../src/experiment/load/index.ts";
+import { openExperiment } from "../../src/experiment/open.ts";
 import { dataPathOf, type SyncFiles } from "../../src/experiment/source/s3-sync.ts";
 import { computeCellQc, mitoMask } from "../../src/numerics/normalize.ts";
 import type { LoadedData, ObsColumn } from "../../src/experiment/types.ts";
@@ -124,6 +125,21 @@ test("the uncompressed file reads the same as the gzip one; format detection rou
   assert.equal(detected.format, "rds");
   const viaIndex = await loadData(detected.format, detected.path);
   assert.deepEqual(viaIndex.cellIds, gz.cellIds);
+});
+
+test("the processed-state cache keeps what the .rds gave (misc, obs, embeddings, cell ids)", async (t) => {
+  const cacheDir = tempDir(t);
+  const path = fixture("pbmc_small_v4.rds");
+  const built = await openExperiment({ path, cacheDir });
+  const hit = await openExperiment({ path, cacheDir });
+  assert.equal(built.cache.status, "built");
+  assert.equal(hit.cache.status, "hit");
+  assert.equal(hit.data.format, "rds");
+  assert.deepEqual(hit.data.seuratMisc, built.data.seuratMisc);
+  assert.deepEqual(hit.data.cellIds, built.data.cellIds);
+  assert.deepEqual(hit.data.obs, built.data.obs);
+  assert.deepEqual(hit.data.embeddings, built.data.embeddings);
+  assert.deepEqual(hit.data.storedGeneStats, built.data.storedGeneStats);
 });
 
 test("a v5-layout object (Assay5 layers + LogMaps) reads the same as the v4 object it was made from", async () => {
