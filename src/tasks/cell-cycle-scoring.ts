@@ -5,8 +5,8 @@
  * declared effect puts the class first in the experiment's cell sets, replacing an earlier
  * `Phase`. Not cacheable.
  *
- * Feature lists as the original builds them: the symbols of Seurat's `cc.genes` (or, with
- * `geneList`, `cc.genes.updated.2019`) that are gene ids of the data, followed by the genes
+ * Feature lists as the original builds them: the symbols of Seurat's `cc.genes.updated.2019`
+ * (or, with `geneList`, the 2016 `cc.genes` the original used) that are gene ids of the data, followed by the genes
  * whose symbol matches a listed symbol case-insensitively (first match per symbol; this is what
  * finds the genes of data keyed by Ensembl ids, and mouse symbols such as `Mcm5`); repeats
  * dropped. The number of control genes per feature is Seurat's `min(length(s.features),
@@ -36,7 +36,7 @@ const GENE_LISTS: Readonly<Record<"cc.genes" | "cc.genes.updated.2019", CellCycl
 
 const Body = z.object({
   name: z.literal("CellCycleScoring"),
-  /** which of Seurat's lists to score with; the original worker always uses `cc.genes` */
+  /** which of Seurat's lists to score with: `cc.genes.updated.2019` unless told (the original worker used the 2016 `cc.genes`) */
   geneList: z.enum(["cc.genes", "cc.genes.updated.2019"]).optional(),
 }).strict();
 
@@ -84,7 +84,7 @@ export default defineTask({
   effect: "replace-class",
   example: { name: "CellCycleScoring" },
   async run(body, { experiment: exp }) {
-    const { scores } = await cellCycleScores(exp, body.geneList ?? "cc.genes");
+    const { scores } = await cellCycleScores(exp, body.geneList ?? "cc.genes.updated.2019");
     const [sScore, g2mScore] = scores as [Float64Array, Float64Array];
     const members = new Map<string, number[]>(); // insertion order = first appearance
     for (let c = 0; c < exp.nCells; c++) {
