@@ -26,6 +26,10 @@
  * - uns: `cellenics_cell_sets` (the cell-set tree as JSON), `{column}_colors` (scanpy's colour
  *   convention, from the sets' colours), `cellworker_notes`.
  *
+ * With `format: "rds"` (an addition to the original's body; absent = "h5ad") the same content is
+ * a Seurat v4 object instead, as the original's `saveRDS` (experiment/export/rds-writer.ts; read
+ * back with readRDS and Seurat::UpdateSeuratObject), content type application/octet-stream.
+ *
  * Expected errors are thrown by `run` (the embedding is computed there); the file is written to a
  * temporary folder when the result is opened, streamed from disk, and deleted when the stream
  * ends or is destroyed.
@@ -34,22 +38,27 @@ import { createReadStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough, type Readable } from "node:stream";
+import { PassThrough, pipeline as pipe, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
 import { z } from "zod";
 import { defineTask, type FileResult } from "./task.ts";
 import type { Experiment } from "../experiment/experiment.ts";
 import { computeEmbedding, nonFiniteCells } from "../experiment/embeddings.ts";
 import { normalizedValue, SCALE_FACTOR } from "../numerics/normalize.ts";
 import { type H5adColumn, type H5adContent, writeH5ad } from "../experiment/export/h5ad-writer.ts";
+import { seuratRdsChunks } from "../experiment/export/rds-writer.ts";
 
 export const CONTENT_TYPE = "application/x-hdf5";
+export const RDS_CONTENT_TYPE = "application/octet-stream";
 
 const Body = z.object({
   name: z.literal("DownloadAnnotSeuratObject"),
   embeddingMethod: z.enum(["umap", "tsne"]),
   isObj2s: z.boolean().optional(),
   embeddingETag: z.string().max(1000).optional(),
+  /** not in the original's body: "rds" asks for a Seurat v4 object (saveRDS bytes) instead of AnnData */
+  format: z.enum(["h5ad", "rds"]).optional(),
 }).strict();
 
 export default defineTask({
@@ -62,12 +71,10 @@ export default defineTask({
     const notes: string[] = [];
     const embedding = await embeddingOf(exp, body.embeddingMethod, body.isObj2s === true, notes, progress);
     const content = annotatedContent(exp, body.embeddingMethod, embedding, notes);
-    return {
-      kind: "file",
-      contentType: CONTENT_TYPE,
-      contentEncoding: "binary",
-      open: () => h5adStream(content, progress),
-    };
+    if (body.format === "rds") {
+      return { kind: "file", contentType: RDS_CONTENT_TYPE, contentEncoding: "binary", open: () => rdsStream(content) };
+    }
+    return { kind: "file", contentType: CONTENT_TYPE, contentEncoding: "binary", open: () => h5adStream(content, progress) };
   },
 });
 
@@ -243,4 +250,11 @@ function h5adStream(content: H5adContent, progress: (fraction: number) => void):
     }
   })();
   return out;
+}
+
+/** The .rds bytes (gzip, as saveRDS writes them), serialized and compressed as the consumer reads. */
+function rdsStream(content: H5adContent): Readable {
+  const gzip = createGzip();
+  pipe(Readable.from(seuratRdsChunks(content), { highWaterMark: 2 }), gzip, () => {});
+  return gzip;
 }

@@ -10,7 +10,7 @@ import { createWriteStream } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import task, { CONTENT_TYPE } from "../../src/tasks/download-annot-seurat-object.ts";
+import task, { CONTENT_TYPE, RDS_CONTENT_TYPE } from "../../src/tasks/download-annot-seurat-object.ts";
 import { isFileResult, type FileResult } from "../../src/tasks/task.ts";
 import { openExperiment } from "../../src/experiment/open.ts";
 import type { Experiment } from "../../src/experiment/experiment.ts";
@@ -104,8 +104,9 @@ async function download(exp: Experiment, dir: string, body: Record<string, unkno
   const out = await runBody(task, exp, body);
   assert.ok(isFileResult(out));
   const file: FileResult = out;
-  assert.equal(file.contentType, CONTENT_TYPE);
-  const path = join(dir, "experiment.h5ad");
+  const rds = body["format"] === "rds";
+  assert.equal(file.contentType, rds ? RDS_CONTENT_TYPE : CONTENT_TYPE);
+  const path = join(dir, rds ? "experiment.rds" : "experiment.h5ad");
   await pipeline(file.open(), createWriteStream(path));
   return path;
 }
@@ -257,4 +258,73 @@ test("bodies are checked strictly", async () => {
   await rejectsWith(runBody(task, exp, { embeddingMethod: "umap", extra: 1 }), ErrorCode.INVALID_INPUT, /extra/);
   await rejectsWith(runBody(task, exp, {}), ErrorCode.INVALID_INPUT, /embeddingMethod/);
   assert.ok(task.body.safeParse(task.example).success);
+});
+
+/** What R reads from the .rds: readRDS, then Seurat::UpdateSeuratObject, printed as JSON (doubles as "%.17g" text: exact). */
+const R_READER = String.raw`
+suppressMessages(library(Seurat))
+args <- commandArgs(trailingOnly = TRUE)
+s <- suppressMessages(UpdateSeuratObject(readRDS(args[1])))
+genes <- jsonlite::fromJSON(args[2])
+counts <- GetAssayData(s, slot = "counts"); data <- GetAssayData(s, slot = "data")
+md <- s[[]]
+out <- list(
+  valid = validObject(s), class = class(counts)[1], dim = dim(s), cells = colnames(s), features = rownames(s),
+  counts_sum = sum(counts), nnz = length(counts@x),
+  counts_cols = lapply(setNames(genes, genes), function(g) as.numeric(counts[g, ])),
+  data_cols = lapply(setNames(genes, genes), function(g) sprintf("%.17g", as.numeric(data[g, ]))),
+  clusters = as.character(md$seurat_clusters), cluster_levels = levels(md$seurat_clusters),
+  idents = as.character(Idents(s)), ncount = md$nCount_RNA, nfeature = md$nFeature_RNA,
+  reductions = Reductions(s), umap = sprintf("%.17g", as.numeric(t(Embeddings(s, "umap")))), pca_dims = dim(Embeddings(s, "pca")),
+  custom = as.integer(md[["custom_cellset-My cells"]]),
+  var_features = length(VariableFeatures(s)),
+  cell_sets = s@misc$cellenics_cell_sets
+)
+cat(jsonlite::toJSON(out, auto_unbox = TRUE, digits = NA, null = "null"))
+`;
+
+function readWithSeurat(path: string, genes: string[]): Record<string, unknown> {
+  const text = execFileSync("Rscript", ["-e", R_READER, path, JSON.stringify(genes)], { encoding: "utf8", maxBuffer: 1 << 28, stdio: ["ignore", "pipe", "pipe"] });
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+test("format rds: a Seurat v4 object that readRDS and UpdateSeuratObject accept, with every count and annotation", async (t) => {
+  for (const data of [PBMC_SMALL, PBMC3K]) {
+    const exp = await openExperiment({ path: data, cacheDir: CACHE });
+    const ids = exp.data.cellIds;
+    exp.cellSets = [
+      ...exp.cellSets.filter((c) => c.key !== "scratchpad"),
+      { key: "scratchpad", name: "Custom cell sets", rootNode: true, type: "cellSets", children: [
+        { key: "mine", name: "My cells", rootNode: false, type: "cellSets", color: "#123456", cellIds: [ids[3]!, ids[5]!] },
+      ] },
+    ];
+    const path = await download(exp, tempDir(t), { embeddingMethod: "umap", format: "rds" });
+    const genes = [exp.data.genes.ids[0]!, "ENSG00000105369"];
+    const r = readWithSeurat(path, genes);
+    assert.equal(r["valid"], true);
+    assert.equal(r["class"], "dgCMatrix");
+    assert.deepEqual(r["dim"], [exp.nGenes, exp.nCells]);
+    assert.deepEqual(r["cells"], exp.data.barcodes);
+    assert.deepEqual(r["features"], exp.data.genes.ids);
+    assert.equal(r["nnz"], exp.data.matrix.values.length);
+    assert.equal(r["counts_sum"], sum(exp.data.matrix.values));
+    for (const id of genes) {
+      const want = geneColumns(exp, exp.data.genes.ids.indexOf(id));
+      assert.deepEqual((r["counts_cols"] as Record<string, number[]>)[id], want.counts, id);
+      assert.deepEqual((r["data_cols"] as Record<string, string[]>)[id]!.map(Number), want.x, id);
+    }
+    const louvain = labels(exp, "louvain");
+    assert.deepEqual(r["clusters"], louvain);
+    assert.deepEqual(r["idents"], louvain);
+    assert.deepEqual(r["cluster_levels"], exp.cellSets.find((c) => c.key === "louvain")!.children.map((s) => s.name));
+    assert.deepEqual(r["ncount"], Array.from(exp.state.qc.totalCounts));
+    assert.deepEqual(r["nfeature"], Array.from(exp.state.qc.genesDetected));
+    assert.deepEqual(r["custom"], Array.from({ length: exp.nCells }, (_, c) => (c === 3 || c === 5 ? 1 : 0)));
+    assert.deepEqual(r["reductions"], ["pca", "umap"]);
+    assert.deepEqual(r["pca_dims"], [exp.nCells, exp.state.pca.nPcs]);
+    const umap = await computeEmbedding(exp, { type: "umap", minDist: 0.3, metric: "euclidean" });
+    assert.deepEqual((r["umap"] as string[]).map(Number), Array.from(umap));
+    assert.equal(r["var_features"], exp.state.gene.highlyVariable.reduce((a, b) => a + b, 0));
+    assert.deepEqual(JSON.parse(String(r["cell_sets"])), exp.cellSets);
+  }
 });

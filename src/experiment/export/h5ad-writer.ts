@@ -5,9 +5,8 @@
  *
  * The matrix comes from the experiment's gene-major store (compressed rows per gene, cell
  * indices ascending) and is written cells x genes as CSR (encoding csr_matrix 0.1.0, `shape`
- * attribute, int32 indices, int64 indptr), in blocks of cells: each block is transposed on its
- * own and appended to chunked, gzip-compressed datasets, so the transposed matrix never exists
- * whole in memory (peak: one block of about BLOCK_NNZ values). `X` holds `x(value, cell)` of each
+ * attribute, int32 indices, int64 indptr), in blocks of cells (cell-major.ts) appended to chunked,
+ * gzip-compressed datasets, so the transposed matrix never exists whole in memory. `X` holds `x(value, cell)` of each
  * stored value (e.g. log-normalised values) as float64 and, when given, `layers/<name>` the stored
  * values themselves (e.g. raw counts) as float32, sharing the same sparsity.
  *
@@ -18,10 +17,8 @@
  */
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { GeneMajorMatrix } from "../types.ts";
-import { type H5AttrValue, type H5Writer, type WritableNumbers, withH5Writer } from "../load/hdf5.ts";
-
-/** values per transposed block (about 12 MiB of work memory) */
-export const BLOCK_NNZ = 1 << 20;
+import { type H5Appender, type H5AttrValue, type H5Writer, type WritableNumbers, withH5Writer } from "../load/hdf5.ts";
+import { cellMajorBlocks, cellRowCounts } from "./cell-major.ts";
 
 export type H5adColumn =
   | { name: string; kind: "numeric"; values: Float64Array | Float32Array | Int32Array }
@@ -128,71 +125,32 @@ function smallestCodes(codes: Int32Array, nCategories: number): WritableNumbers 
 
 /** X (and the stored-values layer) as CSR, block of cells by block of cells. */
 async function writeCsr(w: H5Writer, content: H5adContent, opts: H5adWriteOptions): Promise<void> {
-  const { matrix: m, x } = content;
-  const { nCells, nGenes, indptr, indices, values } = m;
-  // per-cell counts of stored values → CSR indptr; and a check that cell indices ascend per gene
-  const rowNnz = new Float64Array(nCells);
-  for (let g = 0; g < nGenes; g++) {
-    let last = -1;
-    for (let q = indptr[g]!, end = indptr[g + 1]!; q < end; q++) {
-      const c = indices[q]!;
-      if (!(c > last && c < nCells)) throw new Error(`h5ad: gene ${g} has cell indices out of order or range`);
-      last = c;
-      rowNnz[c]! += 1;
-    }
-  }
-  const csrPtr = new BigInt64Array(nCells + 1);
+  const { matrix: m } = content;
+  const rowNnz = cellRowCounts(m);
+  const csrPtr = new BigInt64Array(m.nCells + 1);
   let total = 0;
-  for (let c = 0; c < nCells; c++) { total += rowNnz[c]!; csrPtr[c + 1] = BigInt(total); }
+  for (let c = 0; c < m.nCells; c++) { total += rowNnz[c]!; csrPtr[c + 1] = BigInt(total); }
 
-  const shape = BigInt64Array.of(BigInt(nCells), BigInt(nGenes));
+  const shape = BigInt64Array.of(BigInt(m.nCells), BigInt(m.nGenes));
   const csr = (p: string): void => w.group(p, { ...enc("csr_matrix", "0.1.0"), shape });
   csr("X");
   w.numbers("X/indptr", csrPtr);
   const xIndices = w.appendable("X/indices", "i4");
   const xData = w.appendable("X/data", "f8");
-  let layer: { indices: ReturnType<H5Writer["appendable"]>; data: ReturnType<H5Writer["appendable"]> } | undefined;
+  let layer: { indices: H5Appender; data: H5Appender } | undefined;
   if (content.storedAsLayer !== undefined) {
     const p = `layers/${content.storedAsLayer}`;
     csr(p);
     w.numbers(`${p}/indptr`, csrPtr);
     layer = { indices: w.appendable(`${p}/indices`, "i4"), data: w.appendable(`${p}/data`, "f4") };
   }
-
-  const cursor = Float64Array.from(indptr.subarray(0, nGenes));
-  const fill = new Float64Array(nCells);
   let done = 0;
-  for (let c0 = 0; c0 < nCells;) {
+  for (const block of cellMajorBlocks(m, content.x, rowNnz)) {
     if (opts.cancelled?.()) throw new Error("h5ad: writing cancelled");
-    // the block: cells [c0, c1) with at most BLOCK_NNZ stored values (at least one cell)
-    let c1 = c0;
-    let blockNnz = 0;
-    while (c1 < nCells && (c1 === c0 || blockNnz + rowNnz[c1]! <= BLOCK_NNZ)) blockNnz += rowNnz[c1++]!;
-    const base = Number(csrPtr[c0]!);
-    for (let c = c0; c < c1; c++) fill[c] = Number(csrPtr[c]!) - base;
-    const bIndices = new Int32Array(blockNnz);
-    const bX = new Float64Array(blockNnz);
-    const bStored = layer ? new Float32Array(blockNnz) : undefined;
-    // genes in ascending order: each cell's row gets its gene indices sorted
-    for (let g = 0; g < nGenes; g++) {
-      let q = cursor[g]!;
-      const end = indptr[g + 1]!;
-      while (q < end) {
-        const c = indices[q]!;
-        if (c >= c1) break;
-        const at = fill[c]!++;
-        bIndices[at] = g;
-        bX[at] = x(values[q]!, c);
-        if (bStored) bStored[at] = values[q]!;
-        q++;
-      }
-      cursor[g] = q;
-    }
-    xIndices.append(bIndices);
-    xData.append(bX);
-    if (layer && bStored) { layer.indices.append(bIndices); layer.data.append(bStored); }
-    done += blockNnz;
-    c0 = c1;
+    xIndices.append(block.indices);
+    xData.append(block.x);
+    if (layer) { layer.indices.append(block.indices); layer.data.append(block.stored); }
+    done += block.indices.length;
     opts.progress?.(total === 0 ? 1 : done / total);
     await yieldToLoop();
   }
