@@ -1,7 +1,8 @@
 /**
  * DownloadAnnotSeuratObject: the .h5ad file is read back by Debian's python3-anndata (a child
- * process printing what it read as JSON) and by our own h5ad loader, and compared with the
- * experiment it was written from.
+ * process printing what it read as JSON) and by our own h5ad loader, the .rds (format "rds") by
+ * Debian's R with readRDS + Seurat::UpdateSeuratObject, and both are compared with the
+ * experiment they were written from.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
