@@ -48,6 +48,7 @@ import { computeEmbedding, nonFiniteCells } from "../experiment/embeddings.ts";
 import { normalizedValue, SCALE_FACTOR } from "../numerics/normalize.ts";
 import { type H5adColumn, type H5adContent, writeH5ad } from "../experiment/export/h5ad-writer.ts";
 import { seuratRdsChunks } from "../experiment/export/rds-writer.ts";
+import { ErrorCode, WorkerError } from "../result/errors.ts";
 
 export const CONTENT_TYPE = "application/x-hdf5";
 export const RDS_CONTENT_TYPE = "application/octet-stream";
@@ -72,6 +73,9 @@ export default defineTask({
     const embedding = await embeddingOf(exp, body.embeddingMethod, body.isObj2s === true, notes, progress);
     const content = annotatedContent(exp, body.embeddingMethod, embedding, notes);
     if (body.format === "rds") {
+      if (exp.data.matrix.values.length > 0x7fffffff) {
+        throw new WorkerError(ErrorCode.DATA_UNSUPPORTED, "This experiment has more than 2^31 - 1 non-zero values, which this worker cannot write as an R matrix; download it without format rds (.h5ad).");
+      }
       return { kind: "file", contentType: RDS_CONTENT_TYPE, contentEncoding: "binary", open: () => rdsStream(content) };
     }
     return { kind: "file", contentType: CONTENT_TYPE, contentEncoding: "binary", open: () => h5adStream(content, progress) };

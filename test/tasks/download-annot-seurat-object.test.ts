@@ -18,7 +18,7 @@ import type { Experiment } from "../../src/experiment/experiment.ts";
 import { computeEmbedding } from "../../src/experiment/embeddings.ts";
 import { normalizedValue } from "../../src/numerics/normalize.ts";
 import { ErrorCode } from "../../src/result/errors.ts";
-import { PBMC3K, PBMC_SMALL, tempDir } from "../helpers.ts";
+import { H5_FIXTURES, PBMC3K, PBMC_SMALL, tempDir } from "../helpers.ts";
 import { rejectsWith, runBody } from "../task-helpers.ts";
 
 const CACHE = join(tmpdir(), "cellworker-test-cache");
@@ -61,7 +61,7 @@ for c in a.obs.columns:
     elif str(s.dtype) == "bool":
         out["obs"][c]["values"] = s.astype(int).tolist()
     elif s.dtype.kind in "if":
-        out["obs"][c]["values"] = s.astype(float).tolist()
+        out["obs"][c]["values"] = [None if v != v else v for v in s.astype(float).tolist()]
 print(json.dumps(out))
 `;
 
@@ -328,4 +328,35 @@ test("format rds: a Seurat v4 object that readRDS and UpdateSeuratObject accept,
     assert.equal(r["var_features"], exp.state.gene.highlyVariable.reduce((a, b) => a + b, 0));
     assert.deepEqual(JSON.parse(String(r["cell_sets"])), exp.cellSets);
   }
+});
+
+test("an h5ad with gaps in cell ids, non-ASCII strings, missing categories and a saved UMAP (isObj2s); a log-normalised-only file", async (t) => {
+  const exp = await openExperiment({ path: join(H5_FIXTURES, "generated", "pbmc_small_csr_counts.h5ad"), cacheDir: CACHE });
+  const path = await download(exp, tempDir(t), { embeddingMethod: "umap", isObj2s: true });
+  const r = readWithAnndata(path, []);
+  assert.deepEqual(r.obs["cells_id"]!.values, Array.from(exp.data.cellIds));
+  assert.ok(exp.data.cellIds.includes(41) && !exp.data.cellIds.includes(40));
+  assert.deepEqual(r.obsm_values["X_umap"], Array.from(exp.data.embeddings["X_umap"]!.values, (v, i) => (i % exp.data.embeddings["X_umap"]!.dims < 2 ? v : NaN)).filter((v) => !Number.isNaN(v)));
+  assert.equal(r.obs["is_g1"]!.dtype, "bool");
+  const missing = r.obs["letter_if_cluster0"]!;
+  assert.equal(missing.dtype, "category");
+  const col = exp.data.obs.find((c) => c.name === "letter_if_cluster0");
+  assert.ok(col?.kind === "categorical");
+  assert.deepEqual(missing.values, Array.from(col.codes, (k) => (k < 0 ? null : col.categories[k])));
+  assert.ok(r.obs["cell_label"] !== undefined);
+  const back = await openExperiment({ path, cacheDir: null });
+  const label = back.data.obs.find((c) => c.name === "cell_label");
+  assert.ok(label?.kind === "string");
+  assert.deepEqual(label.values, (exp.data.obs.find((c) => c.name === "cell_label") as { values: string[] }).values);
+  assert.ok(label.values[0]!.includes("é"));
+
+  const lognorm = await openExperiment({ path: join(H5_FIXTURES, "generated", "pbmc_small_lognorm_only.h5ad"), cacheDir: CACHE });
+  const path2 = await download(lognorm, tempDir(t), { embeddingMethod: "umap" });
+  const r2 = readWithAnndata(path2, []);
+  assert.equal(r2.counts_sum, null);
+  assert.equal(r2.obs["nCount_RNA"], undefined);
+  assert.ok(close(r2.x_sum, sum(lognorm.data.matrix.values)));
+  const back2 = await openExperiment({ path: path2, cacheDir: null });
+  assert.equal(back2.data.matrixKind, "lognorm");
+  assert.deepEqual(back2.data.matrix.values, lognorm.data.matrix.values);
 });
