@@ -40,7 +40,7 @@ export async function admit(text: string, receiveCount: number, policy: Policy, 
     raw = parseRequestText(text, policy.limits);
   } catch (err) {
     const to: Address = { era: null, id: null, echo: null, experimentId: null, taskName: null };
-    if (!publisher.accepts(to)) return { kind: "drop", reason: "unreadable message deleted", fields: { bytes: text.length, error: toFailure(err).message } };
+    if (!publisher.accepts(to)) return { kind: "drop", reason: "unparseable message deleted", fields: { bytes: text.length, error: toFailure(err).message } };
     return refuse(to, err, "unreadable request");
   }
   let envelope: Envelope;
