@@ -327,6 +327,16 @@ test("format rds: a Seurat v4 object that readRDS and UpdateSeuratObject accept,
     assert.deepEqual((r["umap"] as string[]).map(Number), Array.from(umap));
     assert.equal(r["var_features"], exp.state.gene.highlyVariable.reduce((a, b) => a + b, 0));
     assert.deepEqual(JSON.parse(String(r["cell_sets"])), exp.cellSets);
+
+    // our own Seurat loader reads it back: the same counts, cells, genes and UMAP
+    const back = await openExperiment({ path, cacheDir: null });
+    assert.equal(back.data.matrixKind, "counts");
+    assert.deepEqual(back.data.matrix.indices, exp.data.matrix.indices);
+    assert.deepEqual(back.data.matrix.values, exp.data.matrix.values);
+    assert.deepEqual(back.data.cellIds, exp.data.cellIds);
+    assert.deepEqual(back.data.barcodes, exp.data.barcodes);
+    assert.deepEqual(back.data.genes, exp.data.genes);
+    assert.deepEqual(Array.from(back.data.embeddings["X_umap"]!.values), Array.from(umap));
   }
 });
 

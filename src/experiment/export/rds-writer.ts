@@ -1,6 +1,6 @@
 /**
  * Writes the annotated experiment as an R data file (.rds, what `saveRDS` writes: R's
- * serialization format version 2, XDR, gzip-compressed) holding a Seurat v4 object
+ * serialization format version 3, XDR, native encoding UTF-8, gzip-compressed) holding a Seurat v4 object
  * (SeuratObject 4.1 slots), from the same content as the .h5ad (H5adContent):
  *
  * - assay `RNA`: `counts` = the stored values (raw counts) and `data` = X (log-normalised), both
@@ -11,7 +11,8 @@
  *   cell barcodes; `active.ident` = `seurat_clusters` when present;
  * - `reductions`: obsm `X_pca` → `pca` (key `PC_`), `X_umap` → `umap` (`UMAP_`), `X_tsne` →
  *   `tsne` (`tSNE_`), any other `X_name` → `name`;
- * - `misc$cellenics_cell_sets` = the cell-set tree as JSON.
+ * - `misc$cellenics_cell_sets` = the cell-set tree as JSON; `misc$gene_annotations` = Cellenics'
+ *   gene table (`input` = feature id, `name` = gene symbol, `original_name`).
  *
  * The bytes are produced as they are read (a generator of chunks), so neither the serialized
  * object nor a transposed matrix is ever whole in memory.
@@ -37,9 +38,9 @@ const S4_OBJECT_LEVEL = 1 << 4;
 const UTF8_LEVEL = 1 << 3;
 const ASCII_LEVEL = 1 << 6;
 const NA_INTEGER = -2147483648;
-/** R 4.2.2 wrote it; R 2.3.0 can read it */
+/** R 4.2.2 wrote it; R 3.5.0 can read it (format version 3, what saveRDS writes by default) */
 const WRITER_VERSION = (4 << 16) | (2 << 8) | 2;
-const MIN_READER_VERSION = (2 << 16) | (3 << 8) | 0;
+const MIN_READER_VERSION = (3 << 16) | (5 << 8) | 0;
 const CHUNK = 1 << 16;
 
 /** An R value to serialize. `lazy` vectors produce their elements as they are written. */
@@ -175,9 +176,12 @@ function* writeValue(out: Out, x: RValue): Generator<Buffer> {
 export function* seuratRdsChunks(content: H5adContent): Generator<Buffer> {
   const out = new Out();
   out.bytes(encoder.encode("X\n"));
-  out.int(2);
+  out.int(3);
   out.int(WRITER_VERSION);
   out.int(MIN_READER_VERSION);
+  const nativeEncoding = encoder.encode("UTF-8");
+  out.int(nativeEncoding.length);
+  out.bytes(nativeEncoding);
   yield* writeValue(out, seuratObject(content));
   yield* out.drain(true);
 }
@@ -245,7 +249,16 @@ function seuratObject(content: H5adContent): RValue {
   const ident: RValue = clusters?.kind === "categorical"
     ? factor(clusters.categories, clusters.codes, cells)
     : factor(["SeuratProject"], new Int32Array(m.nCells), cells);
-  const misc: [string, string][] = Object.entries(content.uns).flatMap(([k, v]) => (typeof v === "string" ? [[k, v] as [string, string]] : []));
+  const misc: [string, RValue][] = Object.entries(content.uns).flatMap(([k, v]) => (typeof v === "string" ? [[k, str(v)] as [string, RValue]] : []));
+  // Cellenics' gene table: feature id (the matrix's row names) → gene symbol
+  const symbols = content.var.columns.find((c) => c.name === "gene_symbols");
+  if (symbols?.kind === "string") {
+    misc.push(["gene_annotations", dataFrame([
+      { name: "input", kind: "string", values: genes },
+      { name: "name", kind: "string", values: symbols.values },
+      { name: "original_name", kind: "string", values: genes },
+    ], genes)]);
+  }
   return {
     t: "s4", cls: "Seurat", pkg: "SeuratObject", slots: [
       ["assays", list([assay], ["RNA"])],
@@ -257,7 +270,7 @@ function seuratObject(content: H5adContent): RValue {
       ["reductions", list(reductions.map(([, r]) => r), reductions.map(([n]) => n))],
       ["images", list([])],
       ["project.name", str("SeuratProject")],
-      ["misc", list(misc.map(([, v]) => str(v)), misc.map(([k]) => k))],
+      ["misc", list(misc.map(([, v]) => v), misc.map(([k]) => k))],
       ["version", { t: "list", v: [int(4, 1, 3)], attrs: [["class", str("package_version", "numeric_version")]] }],
       ["commands", list([])],
       ["tools", list([])],
