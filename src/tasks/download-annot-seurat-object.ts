@@ -26,9 +26,10 @@
  * - uns: `cellenics_cell_sets` (the cell-set tree as JSON), `{column}_colors` (scanpy's colour
  *   convention, from the sets' colours), `cellworker_notes`.
  *
- * With `format: "rds"` (an addition to the original's body; absent = "h5ad") the same content is
- * a Seurat v4 object instead, as the original's `saveRDS` (experiment/export/rds-writer.ts; read
- * back with readRDS and Seurat::UpdateSeuratObject), content type application/octet-stream.
+ * By default (as the original, whose UI saves a Seurat object) the content is a Seurat v4 object,
+ * the original's `saveRDS` bytes (experiment/export/rds-writer.ts; read back with readRDS and
+ * Seurat::UpdateSeuratObject), content type application/octet-stream; `format: "h5ad"` (an
+ * addition to the original's body) asks for the AnnData file described above instead.
  *
  * Expected errors are thrown by `run` (the embedding is computed there); the file is written to a
  * temporary folder when the result is opened, streamed from disk, and deleted when the stream
@@ -58,7 +59,7 @@ const Body = z.object({
   embeddingMethod: z.enum(["umap", "tsne"]),
   isObj2s: z.boolean().optional(),
   embeddingETag: z.string().max(1000).optional(),
-  /** not in the original's body: "rds" asks for a Seurat v4 object (saveRDS bytes) instead of AnnData */
+  /** not in the original's body: "h5ad" asks for AnnData instead of the Seurat v4 object (saveRDS bytes, the default) */
   format: z.enum(["h5ad", "rds"]).optional(),
 }).strict();
 
@@ -72,9 +73,9 @@ export default defineTask({
     const notes: string[] = [];
     const embedding = await embeddingOf(exp, body.embeddingMethod, body.isObj2s === true, notes, progress);
     const content = annotatedContent(exp, body.embeddingMethod, embedding, notes);
-    if (body.format === "rds") {
+    if ((body.format ?? "rds") === "rds") {
       if (exp.data.matrix.values.length > 0x7fffffff) {
-        throw new WorkerError(ErrorCode.DATA_UNSUPPORTED, "This experiment has more than 2^31 - 1 non-zero values, which this worker cannot write as an R matrix; download it without format rds (.h5ad).");
+        throw new WorkerError(ErrorCode.DATA_UNSUPPORTED, "This experiment has more than 2^31 - 1 non-zero values, which this worker cannot write as an R matrix; download it with format h5ad.");
       }
       return { kind: "file", contentType: RDS_CONTENT_TYPE, contentEncoding: "binary", open: () => rdsStream(content) };
     }

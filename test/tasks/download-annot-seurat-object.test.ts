@@ -1,6 +1,6 @@
 /**
  * DownloadAnnotSeuratObject: the .h5ad file is read back by Debian's python3-anndata (a child
- * process printing what it read as JSON) and by our own h5ad loader, the .rds (format "rds") by
+ * process printing what it read as JSON) and by our own h5ad loader, the .rds (the default) by
  * Debian's R with readRDS + Seurat::UpdateSeuratObject, and both are compared with the
  * experiment they were written from.
  */
@@ -101,11 +101,11 @@ function readWithAnndata(path: string, genes: string[]): Read {
   return JSON.parse(text) as Read;
 }
 
-async function download(exp: Experiment, dir: string, body: Record<string, unknown> = { embeddingMethod: "umap" }): Promise<string> {
+async function download(exp: Experiment, dir: string, body: Record<string, unknown> = { embeddingMethod: "umap", format: "h5ad" }): Promise<string> {
   const out = await runBody(task, exp, body);
   assert.ok(isFileResult(out));
   const file: FileResult = out;
-  const rds = body["format"] === "rds";
+  const rds = (body["format"] ?? "rds") === "rds"; // a Seurat object unless told otherwise, as the original
   assert.equal(file.contentType, rds ? RDS_CONTENT_TYPE : CONTENT_TYPE);
   const path = join(dir, rds ? "experiment.rds" : "experiment.h5ad");
   await pipeline(file.open(), createWriteStream(path));
@@ -230,7 +230,7 @@ test("pbmc_small: anndata reads the matrix, cell sets as categoricals, QC, genes
 
 test("pbmc3k: anndata reads 2 700 x 32 738 with every count, t-SNE in obsm", async (t) => {
   const exp = await openExperiment({ path: PBMC3K, cacheDir: CACHE });
-  const path = await download(exp, tempDir(t), { embeddingMethod: "tsne", isObj2s: false, embeddingETag: "etag-1" });
+  const path = await download(exp, tempDir(t), { embeddingMethod: "tsne", isObj2s: false, embeddingETag: "etag-1", format: "h5ad" });
   const genes = ["ENSG00000105369", "ENSG00000167286", "ENSG00000163736"]; // CD79A, CD3D, PPBP
   const r = readWithAnndata(path, genes);
   assert.deepEqual(r.shape, [2700, 32738]);
@@ -299,7 +299,7 @@ test("format rds: a Seurat v4 object that readRDS and UpdateSeuratObject accept,
         { key: "mine", name: "My cells", rootNode: false, type: "cellSets", color: "#123456", cellIds: [ids[3]!, ids[5]!] },
       ] },
     ];
-    const path = await download(exp, tempDir(t), { embeddingMethod: "umap", format: "rds" });
+    const path = await download(exp, tempDir(t), { embeddingMethod: "umap" }); // the default: what the UI asks for
     const genes = [exp.data.genes.ids[0]!, "ENSG00000105369"];
     const r = readWithSeurat(path, genes);
     assert.equal(r["valid"], true);
@@ -342,7 +342,7 @@ test("format rds: a Seurat v4 object that readRDS and UpdateSeuratObject accept,
 
 test("an h5ad with gaps in cell ids, non-ASCII strings, missing categories and a saved UMAP (isObj2s); a log-normalised-only file", async (t) => {
   const exp = await openExperiment({ path: join(H5_FIXTURES, "generated", "pbmc_small_csr_counts.h5ad"), cacheDir: CACHE });
-  const path = await download(exp, tempDir(t), { embeddingMethod: "umap", isObj2s: true });
+  const path = await download(exp, tempDir(t), { embeddingMethod: "umap", isObj2s: true, format: "h5ad" });
   const r = readWithAnndata(path, []);
   assert.deepEqual(r.obs["cells_id"]!.values, Array.from(exp.data.cellIds));
   assert.ok(exp.data.cellIds.includes(41) && !exp.data.cellIds.includes(40));
@@ -361,7 +361,7 @@ test("an h5ad with gaps in cell ids, non-ASCII strings, missing categories and a
   assert.ok(label.values[0]!.includes("é"));
 
   const lognorm = await openExperiment({ path: join(H5_FIXTURES, "generated", "pbmc_small_lognorm_only.h5ad"), cacheDir: CACHE });
-  const path2 = await download(lognorm, tempDir(t), { embeddingMethod: "umap" });
+  const path2 = await download(lognorm, tempDir(t), { embeddingMethod: "umap", format: "h5ad" });
   const r2 = readWithAnndata(path2, []);
   assert.equal(r2.counts_sum, null);
   assert.equal(r2.obs["nCount_RNA"], undefined);
