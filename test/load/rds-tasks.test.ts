@@ -146,7 +146,7 @@ test("DownloadAnnotSeuratObject: the same matrix, cells and PCA from the .rds, p
   if (body === undefined) return t.skip("DownloadAnnotSeuratObject is not registered");
   const files: Record<string, string> = {};
   for (const [which, exp] of Object.entries(pbmc3k)) {
-    const result = await runTask(exp, { body: { ...body, name: "DownloadAnnotSeuratObject" } }, (err) => { throw err; });
+    const result = await runTask(exp, { body: { ...body, name: "DownloadAnnotSeuratObject", format: "h5ad" } }, (err) => { throw err; });
     assert.ok(result.ok && isFileResult(result.data));
     files[which] = join(dir, `${which}.h5ad`);
     writeFileSync(files[which]!, await buffer(result.data.open()));
