@@ -2,7 +2,7 @@ import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { openExperiment } from "../../src/experiment/open.ts";
 import type { Experiment } from "../../src/experiment/experiment.ts";
-import { runTask } from "../../src/compute/host.ts";
+import { runTask } from "../../src/compute/run-task.ts";
 import type { CellClass } from "../../src/experiment/cell-sets/cell-sets.ts";
 import { PBMC_SMALL } from "../helpers.ts";
 
@@ -69,5 +69,60 @@ test("invalid bodies are INVALID_INPUT naming the field", async () => {
     assert.ok(!r.ok);
     assert.equal(r.code, "INVALID_INPUT");
     assert.ok(r.message.startsWith(field), r.message);
+  }
+});
+
+/** Every key in the cell-set tree (classes and sets), with the duplicates. */
+function duplicateKeys(sets: CellClass[]): string[] {
+  const keys = sets.flatMap((c) => [c.key, ...c.children.map((s) => s.key)]);
+  return keys.filter((k, i) => keys.indexOf(k) !== i);
+}
+
+async function refused(body: Record<string, unknown>, pattern: RegExp): Promise<void> {
+  const before = exp.cellSets;
+  const r = await runTask(exp, { body: { name: "ClusterCells", ...body } });
+  assert.ok(!r.ok, JSON.stringify(r).slice(0, 200));
+  assert.equal(r.code, "INVALID_INPUT");
+  assert.match(r.message, pattern);
+  assert.ok(!r.message.includes("\n"));
+  assert.equal(exp.cellSets, before, "cell sets unchanged");
+}
+
+test("a cellSetKey that is a cell set's key, the scratchpad or a metadata class is refused; keys stay unique", async () => {
+  await cluster({ type: "louvain" }); // the default louvain class, children louvain-0...
+  assert.deepEqual(duplicateKeys(exp.cellSets), []);
+  const child = exp.cellSets.find((c) => c.key === "louvain")!.children[0]!;
+  await refused({ type: "louvain", cellSetKey: child.key, config: { resolution: 1.1 } },
+    new RegExp(`cellSetKey "${child.key}" is already the key of cell set "${child.name}" in class "louvain clusters"`));
+  const metadata = exp.cellSets.find((c) => c.type === "metadataCategorical")!;
+  await refused({ type: "leiden", cellSetKey: metadata.key }, new RegExp(`cellSetKey "${metadata.key}" is the metadata class`));
+  const metaChild = metadata.children[0]!;
+  await refused({ type: "leiden", cellSetKey: metaChild.key }, new RegExp(`"${metaChild.key}" is already the key of cell set`));
+  await refused({ type: "louvain", cellSetKey: "scratchpad" }, /"scratchpad" is the custom cell sets class/);
+  assert.deepEqual(duplicateKeys(exp.cellSets), []);
+});
+
+test("cluster keys taken elsewhere in the tree get the class key as prefix, never a duplicate", async () => {
+  // another class of clusters: keyed by its own key
+  const mine = await cluster({ type: "leiden", config: { resolution: 1 }, cellSetKey: "mine2" });
+  assert.ok(mine.children.every((c, n) => c.key === `mine2-${n}`));
+  assert.deepEqual(duplicateKeys(exp.cellSets), []);
+  // a custom set already keyed like a cluster (an obs column "leiden" gives leiden-0, leiden-1, ...)
+  const saved = exp.cellSets;
+  try {
+    exp.cellSets = exp.cellSets.map((c) => (c.key === "scratchpad"
+      ? { ...c, children: [...c.children, { key: "leiden-0", name: "taken", rootNode: false, type: "cellSets", cellIds: [0] }] }
+      : c));
+    const cls = await cluster({ type: "leiden", config: { resolution: 1 } });
+    assert.equal(cls.key, "louvain");
+    assert.ok(cls.children.every((c, n) => c.key === `louvain-leiden-${n}`), cls.children.map((c) => c.key).join());
+    assert.deepEqual(duplicateKeys(exp.cellSets), []);
+    // both prefixes taken: refused, naming the key
+    exp.cellSets = exp.cellSets.map((c) => (c.key === "scratchpad"
+      ? { ...c, children: [...c.children, { key: "louvain-leiden-0", name: "taken too", rootNode: false, type: "cellSets", cellIds: [1] }] }
+      : c));
+    await refused({ type: "leiden", config: { resolution: 1 } }, /would create the key "louvain-leiden-0", which cell set "taken too" in class "Custom cell sets" already has/);
+  } finally {
+    exp.cellSets = saved;
   }
 });
