@@ -150,7 +150,8 @@ function checkServe(outcome: string, request: unknown, wire: Wire): string[] {
   const answers = wire.sns.length + wire.events.filter((e) => e.event.startsWith("WorkResponse-")).length;
   if (outcome === "answered" && answers !== 1) found.push(`answered with ${answers} messages`);
   if (outcome === "dropped" && answers !== 0) found.push(`dropped but ${answers} answers went out`);
-  if (outcome === "dropped" && typeof r.uuid === "string" && r.uuid !== "" && typeof r.timeout === "string" && r.timeout.startsWith("2099") && typeof r.ETag !== "string") {
+  const addressable = typeof r.uuid === "string" && r.uuid !== "" && r.uuid.length <= 256 && !("ETag" in r);
+  if (outcome === "dropped" && addressable && typeof r.timeout === "string" && r.timeout.startsWith("2099")) {
     found.push("a 2021 request with a uuid was dropped unanswered");
   }
   for (const m of wire.sns) if (Buffer.byteLength(m) > SNS_LIMIT_BYTES) found.push(`SNS message of ${Buffer.byteLength(m)} bytes`);
@@ -235,7 +236,9 @@ export async function runFuzz(opts: { budget: number; seed: number; boundMs: num
 
 if (import.meta.main) {
   const { values } = parseArgs({ options: { budget: { type: "string" }, seed: { type: "string" }, "bound-ms": { type: "string" } } });
-  const report = await runFuzz({ budget: Number(values.budget ?? 2000), seed: Number(values.seed ?? 1), boundMs: Number(values["bound-ms"] ?? 10_000) });
-  process.stdout.write(JSON.stringify(report, null, 2) + "\n");
+  const opts = { budget: Number(values.budget ?? 2000), seed: Number(values.seed ?? 1), boundMs: Number(values["bound-ms"] ?? 10_000) };
+  const report = await runFuzz(opts);
+  const command = `npm run fuzz -- --budget ${opts.budget} --seed ${opts.seed}${values["bound-ms"] ? ` --bound-ms ${opts.boundMs}` : ""}`;
+  process.stdout.write(JSON.stringify({ command, generatedAt: new Date().toISOString(), ...report }, null, 2) + "\n");
   process.exitCode = report.failures.length === 0 ? 0 : 1;
 }
