@@ -4,14 +4,18 @@
  *
  *   (none)      every step on every dataset, cellworker in-process (bench/run-dataset.ts, one fresh
  *               child process per measurement); with `--reference seurat` the same steps with
- *               Seurat 4.3 (bench/seurat.R) side by side and a cellworker / Seurat ratio per step
+ *               Seurat 4.3 (bench/seurat.R) side by side and a cellworker / Seurat ratio per step;
+ *               `--reference scanpy` the same with scanpy 1.9.8 (bench/scanpy.py, prepared by
+ *               bench/setup-scanpy.sh); `--reference all` both, ratio against the faster per step
  *   tasks       per task, the median latency on pbmc3k and on the stacked 12k
  *   load        first load with preprocessing, cached load, peak RSS
  *   load-queue  [--requests N]: mixed cheap requests through the emulated SQS queue (throughput, latency, RSS)
  *   make-data   --cells N [--seed S] [--thin P] [--source DIR] [--out DIR]: resampled large data
  *
- * Options: --datasets pbmc3k,pbmc_stacked_12k,resampled_100k   --reference seurat
- *          --reference-from FILE (reuse the Seurat results of an earlier output instead of running R)
+ * Options: --datasets pbmc3k,pbmc_stacked_12k,resampled_100k   --reference seurat|scanpy|all
+ *          --reference-from FILE (reuse the reference results of an earlier output instead of running them)
+ *          --openblas native|machine (the references' OpenBLAS: native = OPENBLAS_CORETYPE and
+ *          OPENBLAS_L2_SIZE unset for them, so OpenBLAS picks this CPU's kernel; machine = as set here)
  *          --runs 5 (timed runs per step, after a warm-up)  --budget 120 (seconds per step)
  *          --cpus all|1|both (cellworker on all cores, pinned to one CPU, or both; default: all,
  *          or both with --reference, whose ratios use the one-CPU run against one-thread Seurat)
@@ -25,7 +29,7 @@ import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { makeData, parseMakeDataArgs } from "./make-data.ts";
 import { runLoadQueue } from "./load-queue.ts";
-import { DOTPLOT_GENES, GENES2, GENES50, LIST_FILTER, STEPS } from "./steps.ts";
+import { DOTPLOT_GENES, GENES2, GENES50, LIST_FILTER, SCANPY_STEPS, STEPS } from "./steps.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const node = process.execPath;
@@ -134,46 +138,97 @@ function measureCellworker(d: Dataset, pin: boolean, withH5: boolean): Record<st
 
 /** The Seurat reference on one dataset, pinned to one CPU with single-threaded BLAS. */
 function measureSeurat(d: Dataset): Record<string, unknown> {
-  checkSeuratScriptLists();
+  checkReferenceScriptLists();
   const rdsDir = mkdtempSync(join(tmpdir(), "cellworker-bench-rds-"));
   const started = performance.now();
   log(`${d.name}: Seurat reference (one thread)`);
   try {
     const args = [join(root, "bench", "seurat.R"), d.path, String(runs), String(budget), rdsDir, ...(d.h5 ? [d.h5] : [])];
-    const r = spawnSync("taskset", ["-c", "0", "Rscript", ...args], {
-      encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 26,
-      env: { ...process.env, OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1", RCPP_PARALLEL_NUM_THREADS: "1" },
-    });
+    const env = referenceEnv({ RCPP_PARALLEL_NUM_THREADS: "1" });
+    const r = spawnSync("taskset", ["-c", "0", "Rscript", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 26, env });
     if (r.status !== 0) throw new Error(`Rscript bench/seurat.R failed (${r.status ?? r.signal})`);
-    return { ...JSON.parse(r.stdout), cpus: 1, seconds: seconds(started) };
+    return { ...JSON.parse(r.stdout), cpus: 1, openblas: openblasOf(env), seconds: seconds(started) };
   } finally {
     rmSync(rdsDir, { recursive: true, force: true });
   }
 }
 
+/** `--openblas`: native (default) unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for the references. */
+const openblasMode = option("openblas") ?? "native";
+
+/** The environment of a reference process: one thread everywhere, OpenBLAS as `--openblas` says. */
+function referenceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1", ...extra };
+  if (openblasMode === "native") { delete env.OPENBLAS_CORETYPE; delete env.OPENBLAS_L2_SIZE; }
+  return env;
+}
+const openblasOf = (env: NodeJS.ProcessEnv): Json => ({
+  mode: openblasMode, OPENBLAS_CORETYPE: env.OPENBLAS_CORETYPE ?? null, OPENBLAS_L2_SIZE: env.OPENBLAS_L2_SIZE ?? null,
+});
+
+const NUMBA_CACHE_DIR = join(tmpdir(), "scanpy-bench-numba-cache");
+let scanpySetup: Json | undefined;
+
 /**
- * `--reference-from FILE`: the Seurat entry of an earlier `npm run bench` output for this
- * dataset, instead of running R again (the reference does not change when cellworker does;
- * at 100k cells it takes ~25 min). The entry says where it came from.
+ * bench/setup-scanpy.sh, once per run: Debian's packages for scanpy's dependencies, scanpy 1.9.8
+ * exported from a git snapshot onto PYTHONPATH, imports checked, numba's on-disk cache primed;
+ * its last stdout line is JSON (PYTHONPATH, versions, how it was installed).
  */
-function reusedSeurat(file: string, dataset: string): Record<string, unknown> {
-  const doc = JSON.parse(readFileSync(resolve(file), "utf8"));
-  const entry = (doc.results?.results as Json[] | undefined)?.find((r) => r.dataset === dataset);
-  if (!entry?.seurat) throw new Error(`${file} has no Seurat results for ${dataset}`);
-  log(`${dataset}: Seurat reference reused from ${file}`);
-  return { ...entry.seurat, reusedFrom: { file, command: doc.results.command, date: doc.environment?.date } };
+function setupScanpy(): Json {
+  if (scanpySetup) return scanpySetup;
+  log("scanpy: bench/setup-scanpy.sh");
+  const r = spawnSync("bash", [join(root, "bench", "setup-scanpy.sh")], {
+    encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env: referenceEnv({ NUMBA_CACHE_DIR, NUMBA_NUM_THREADS: "1" }),
+  });
+  if (r.status !== 0) throw new Error(`bench/setup-scanpy.sh failed (${r.status ?? r.signal}): scanpy is not available; see bench/results/README.md`);
+  const lines = r.stdout.trim().split("\n");
+  scanpySetup = JSON.parse(lines[lines.length - 1]!) as Json;
+  return scanpySetup;
 }
 
-/** bench/seurat.R must ask for the same genes as bench/steps.ts. */
-function checkSeuratScriptLists(): void {
-  const text = readFileSync(join(root, "bench", "seurat.R"), "utf8");
-  const list = (name: string): string[] => {
-    const m = new RegExp(`${name} <- c\\(([^)]*)\\)`).exec(text);
-    return m ? [...m[1]!.matchAll(/"([^"]+)"/g)].map((x) => x[1]!) : [];
-  };
+/** The scanpy reference on one dataset (its 10x folder), pinned to one CPU, one thread. */
+function measureScanpy(d: Dataset): Record<string, unknown> {
+  checkReferenceScriptLists();
+  const setup = setupScanpy();
+  const scratch = mkdtempSync(join(tmpdir(), "cellworker-bench-h5ad-"));
+  const started = performance.now();
+  log(`${d.name}: scanpy reference (one thread)`);
+  try {
+    const env = referenceEnv({ NUMBA_NUM_THREADS: "1", NUMBA_CACHE_DIR, PYTHONPATH: String(setup.pythonpath), MPLBACKEND: "Agg" });
+    const args = [join(root, "bench", "scanpy.py"), d.path, String(runs), String(budget), scratch];
+    const r = spawnSync("taskset", ["-c", "0", "/usr/bin/python3", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 26, env });
+    if (r.status !== 0) throw new Error(`python3 bench/scanpy.py failed (${r.status ?? r.signal})`);
+    return { ...JSON.parse(r.stdout), cpus: 1, openblas: openblasOf(env), installation: setup, seconds: seconds(started) };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `--reference-from FILE`: a reference's entry (seurat or scanpy) of an earlier `npm run bench`
+ * output for this dataset, instead of running it again (the references do not change when
+ * cellworker does; at 100k cells Seurat takes ~25 min). The entry says where it came from.
+ */
+function reusedReference(file: string, dataset: string, ref: Reference): Record<string, unknown> {
+  const doc = JSON.parse(readFileSync(resolve(file), "utf8"));
+  const entry = (doc.results?.results as Json[] | undefined)?.find((r) => r.dataset === dataset);
+  if (!entry?.[ref]) throw new Error(`${file} has no ${ref} results for ${dataset}`);
+  log(`${dataset}: ${ref} reference reused from ${file}`);
+  return { ...entry[ref], reusedFrom: { file, command: doc.results.command, date: doc.environment?.date } };
+}
+
+/** bench/seurat.R and bench/scanpy.py must ask for the same genes as bench/steps.ts. */
+function checkReferenceScriptLists(): void {
   const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
-  if (!same(list("GENES2"), GENES2) || !same(list("GENES50"), GENES50) || !same(list("DOTPLOT_GENES"), DOTPLOT_GENES) || !text.includes(`LIST_FILTER <- "${LIST_FILTER}"`)) {
-    throw new Error("bench/seurat.R and bench/steps.ts ask for different genes");
+  for (const [file, open, close, assign] of [["seurat.R", "c\\(", "\\)", "<-"], ["scanpy.py", "\\[", "\\]", "="]] as const) {
+    const text = readFileSync(join(root, "bench", file), "utf8");
+    const list = (name: string): string[] => {
+      const m = new RegExp(`^${name} ${assign} ${open}([^\\])]*)${close}`, "m").exec(text);
+      return m ? [...m[1]!.matchAll(/"([^"]+)"/g)].map((x) => x[1]!) : [];
+    };
+    if (!same(list("GENES2"), GENES2) || !same(list("GENES50"), GENES50) || !same(list("DOTPLOT_GENES"), DOTPLOT_GENES) || !text.includes(`LIST_FILTER ${assign} "${LIST_FILTER}"`)) {
+      throw new Error(`bench/${file} and bench/steps.ts ask for different genes`);
+    }
   }
 }
 
@@ -191,6 +246,19 @@ function stepMs(side: Json | undefined, step: string): number | undefined {
 
 const ratioOf = (a: number | undefined, b: number | undefined): number | null =>
   a === undefined || b === undefined || b <= 0 ? null : Math.round((a / b) * 1000) / 1000;
+
+type Reference = "seurat" | "scanpy";
+const REFERENCES: Reference[] = ["seurat", "scanpy"];
+
+/** Per step, the reference measured there that was faster (smaller ms), or null if none was. */
+function fasterReference(entry: Json, refs: Reference[], step: string): Reference | null {
+  let best: Reference | null = null;
+  for (const ref of refs) {
+    const ms = stepMs(entry[ref], step);
+    if (ms !== undefined && (best === null || ms < stepMs(entry[best], step)!)) best = ref;
+  }
+  return best;
+}
 
 const ABSOLUTE_TARGETS_100K: [string, string, number][] = [
   ["warmStart", "warm start ≤ 3 s", 3000],
@@ -229,15 +297,18 @@ async function ensureData(d: Dataset): Promise<void> {
 
 async function benchCompare(): Promise<unknown> {
   const reference = option("reference");
-  if (reference !== undefined && reference !== "seurat") throw new Error(`unknown reference "${reference}" (only seurat)`);
+  if (reference !== undefined && !["seurat", "scanpy", "all"].includes(reference)) throw new Error(`unknown reference "${reference}" (seurat, scanpy or all)`);
+  const refs: Reference[] = reference === "all" ? REFERENCES : reference ? [reference as Reference] : [];
+  if (!["native", "machine"].includes(openblasMode)) throw new Error("--openblas is native or machine");
   const referenceFrom = option("reference-from");
-  if (referenceFrom && !reference) throw new Error("--reference-from needs --reference seurat");
+  if (referenceFrom && !reference) throw new Error("--reference-from needs --reference seurat|scanpy|all");
   const cpusOpt = option("cpus") ?? (reference ? "both" : "all");
   if (!["all", "1", "both"].includes(cpusOpt)) throw new Error("--cpus is all, 1 or both");
   const wanted = option("datasets")?.split(",");
   const all = datasets(true);
   const chosen = wanted ? wanted.map((w) => all.find((d) => d.name === w) ?? fail(`unknown dataset ${w} (${all.map((d) => d.name).join(", ")})`)) : all;
   const results: Json[] = [];
+  const uptimeAtStart = uptime();
   for (const d of chosen) {
     await ensureData(d);
     const started = performance.now();
@@ -247,13 +318,24 @@ async function benchCompare(): Promise<unknown> {
     };
     if (cpusOpt !== "1") attempt("cellworker", () => measureCellworker(d, false, true));
     if (cpusOpt !== "all") attempt("cellworkerOneCpu", () => measureCellworker(d, true, false));
-    if (reference) attempt("seurat", () => (referenceFrom ? reusedSeurat(referenceFrom, d.name) : measureSeurat(d)));
+    for (const ref of refs) {
+      attempt(ref, () => (referenceFrom ? reusedReference(referenceFrom, d.name, ref) : ref === "seurat" ? measureSeurat(d) : measureScanpy(d)));
+    }
     const cwForRatio = entry.cellworkerOneCpu ?? entry.cellworker;
     const cw = entry.cellworker ?? entry.cellworkerOneCpu;
-    if (entry.seurat) {
-      entry.ratio = Object.fromEntries(Object.keys(STEPS).map((s) => [s, ratioOf(stepMs(cwForRatio, s), stepMs(entry.seurat, s))]));
-      if (entry.cellworker && entry.cellworkerOneCpu) {
-        entry.ratioAllCores = Object.fromEntries(Object.keys(STEPS).map((s) => [s, ratioOf(stepMs(entry.cellworker, s), stepMs(entry.seurat, s))]));
+    const measured = refs.filter((ref) => entry[ref]);
+    if (measured.length > 0) {
+      // ratio: against the faster reference of each step; ratioVs: against each reference
+      entry.fasterReference = Object.fromEntries(Object.keys(STEPS).map((s) => [s, fasterReference(entry, measured, s)]));
+      const against = (side: Json): Json => Object.fromEntries(Object.keys(STEPS).map((s) => {
+        const ref = entry.fasterReference[s] as Reference | null;
+        return [s, ref ? ratioOf(stepMs(side, s), stepMs(entry[ref], s)) : null];
+      }));
+      entry.ratio = against(cwForRatio);
+      if (entry.cellworker && entry.cellworkerOneCpu) entry.ratioAllCores = against(entry.cellworker);
+      if (measured.length > 1) {
+        entry.ratioVs = Object.fromEntries(measured.map((ref) => [ref,
+          Object.fromEntries(Object.keys(STEPS).map((s) => [s, ratioOf(stepMs(cwForRatio, s), stepMs(entry[ref], s))]))]));
       }
     }
     entry.targets = cw ? targets(d.name, cw, entry.ratio ?? null) : [];
@@ -266,25 +348,33 @@ async function benchCompare(): Promise<unknown> {
     dataset: r.dataset, step: s,
     cellworkerMs: stepMs(r.cellworker, s) ?? null,
     ...(r.cellworkerOneCpu ? { cellworkerOneCpuMs: stepMs(r.cellworkerOneCpu, s) ?? null } : {}),
-    ...(r.seurat ? { seuratMs: stepMs(r.seurat, s) ?? null, ratio: r.ratio[s] } : {}),
+    ...(refs.includes("seurat") ? { seuratMs: stepMs(r.seurat, s) ?? null } : {}),
+    ...(refs.includes("scanpy") ? { scanpyMs: stepMs(r.scanpy, s) ?? null } : {}),
+    ...(r.ratio ? { fasterReference: r.fasterReference[s], ratio: r.ratio[s] } : {}),
   })));
   return {
     command: `npm run bench -- ${argv.join(" ")}`.trim(),
-    options: { runs, budgetSeconds: budget, reference: reference ?? null, referenceFrom: option("reference-from") ?? null, cpus: cpusOpt },
+    options: { runs, budgetSeconds: budget, reference: reference ?? null, referenceFrom: option("reference-from") ?? null, cpus: cpusOpt, openblas: refs.length ? openblasMode : null },
+    machineLoad: { uptimeAtStart, uptimeAtEnd: uptime() },
     method: {
       timing: `Each step: one warm-up run, then up to ${runs} timed runs while its ${budget} s budget lasts; medianMs is their median. A step whose first run alone exceeds budget / (runs + 1) is timed once (runs: 1, warmup: false). Cold start: one run; warm start: the median of ${Math.max(3, runs)} fresh processes.`,
-      processes: "Every cellworker measurement runs in a fresh child process (cold start, each warm start, then all steps in one process); peakRssMiB is that process's maxRSS. Seurat runs in one Rscript process per dataset; its peakRssMiB is VmHWM.",
+      processes: "Every cellworker measurement runs in a fresh child process (cold start, each warm start, then all steps in one process); peakRssMiB is that process's maxRSS. Seurat runs in one Rscript process per dataset, scanpy in one /usr/bin/python3 process per dataset; their peakRssMiB is VmHWM. scanpy's coldStart is the first in its process (it includes what numba compiles per process; the on-disk numba cache is primed by bench/setup-scanpy.sh), coldStartAgainSameProcess the same pipeline again, compiled; its warm start is the median of read_h5ad runs in that process.",
       memoisation: "Steps whose result the Experiment memoises (GetEmbedding, MarkerHeatmap, DotPlot, DifferentialExpression) run on a fresh Experiment object per run (same loaded data, empty memo): medianMs is a first request, memoisedMs a repeat on the same object. ClusterCells louvain 0.8 is answered from preprocessing (servedMs); the timed step is the SNN + Louvain computation on the memoised kNN, as Seurat's FindClusters reuses its stored graph.",
-      threads: "ratio = cellworker pinned to one CPU (taskset -c 0, so scran.js runs one thread) / Seurat pinned to the same CPU with OPENBLAS_NUM_THREADS=1 and future sequential (uwot n_threads 1, Rtsne 1 thread). ratioAllCores uses cellworker on all cores. Absolute targets use cellworker on all cores.",
+      threads: "ratio = cellworker pinned to one CPU (taskset -c 0, so scran.js runs one thread) / the faster reference of that step (fasterReference), each reference pinned to the same CPU with OPENBLAS/OMP/MKL_NUM_THREADS=1: Seurat with future sequential (uwot n_threads 1, Rtsne 1 thread), scanpy with NUMBA_NUM_THREADS=1, settings.n_jobs 1, t-SNE n_jobs 1. ratioVs has the ratio against each reference when more than one ran. ratioAllCores uses cellworker on all cores. Absolute targets use cellworker on all cores. --openblas native (default) unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for the references, so Debian's OpenBLAS picks this CPU's kernel (scanpy's threadpools record which).",
       inputs: "Both sides read the same 10x Matrix Market folder for the cold start; for resampled_100k the same data as Cell Ranger .h5 is also read (coldStartFromH5, Seurat readH5Ms).",
     },
-    steps: Object.fromEntries(Object.entries(STEPS).map(([k, [cw, seurat]]) => [k, { cellworker: cw, seurat }])),
+    steps: Object.fromEntries(Object.entries(STEPS).map(([k, [cw, seurat]]) => [k, { cellworker: cw, seurat, scanpy: SCANPY_STEPS[k] }])),
     results,
     table,
   };
 }
 
 function fail(message: string): never { throw new Error(message); }
+
+/** `uptime`'s line (load averages), to record how busy the shared machine was. */
+function uptime(): string {
+  try { return execFileSync("uptime", { encoding: "utf8" }).trim(); } catch { return loadavg().map((x) => x.toFixed(2)).join(", "); }
+}
 
 // ---------------------------------------------------------------------------------- tasks, load
 

@@ -15,6 +15,8 @@
 #                     (also read from SCANPY_GIT_DIR; default /work/.mirror/scverse+scanpy/repo)
 #   SCANPY_SRC:       where to export it (default /tmp/scanpy-1.9.8); kept if already there
 #   SCANPY_NO_APT=1:  do not apt-get install missing packages, only check
+#   NUMBA_CACHE_DIR:  numba's on-disk cache, primed here with a tiny neighbors + umap + leiden run
+#                     (default /tmp/scanpy-bench-numba-cache; bench.ts passes the same)
 # Prints, as its last line, one JSON object: the PYTHONPATH to use and the versions of Python,
 # scanpy and each dependency ("installedFrom" says how). Exits non-zero with a one-line reason
 # when something is missing.
@@ -62,7 +64,8 @@ fi
 debs_json=$(for p in "${DEBS[@]}"; do printf '"%s": "%s",' "$p" "$(dpkg-query -W -f='${Version}' "$p")"; done)
 export SRC DEBS_JSON="{${debs_json%,}}"
 cd /
-PYTHONPATH="$SRC" NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-/tmp/scanpy-bench-numba-cache}" "$PY" - <<'EOF' || die "importing scanpy from $SRC failed"
+export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-/tmp/scanpy-bench-numba-cache}"
+PYTHONPATH="$SRC" "$PY" - <<'EOF' || die "importing scanpy from $SRC failed"
 import json, os, sys, importlib, warnings
 warnings.filterwarnings("ignore")
 import scanpy
@@ -78,6 +81,18 @@ for m in mods:
     versions[m] = getattr(mod, "__version__", None) or getattr(mod, "version", None)
     if not isinstance(versions[m], str):
         versions[m] = str(versions[m])
+# prime numba's on-disk cache (NUMBA_CACHE_DIR): a scanpy user's first call in a new process
+# loads the compiled neighbour search and UMAP from it; what numba does not cache compiles anyway
+import time
+import numpy as np
+import anndata
+t0 = time.perf_counter()
+a = anndata.AnnData(np.random.default_rng(0).normal(size=(300, 30)).astype("float32"))
+a.obsm["X_pca"] = a.X
+scanpy.pp.neighbors(a, n_neighbors=20, use_rep="X_pca")
+scanpy.tl.umap(a)
+scanpy.tl.leiden(a)
+primed_s = round(time.perf_counter() - t0, 1)
 commit = open(os.path.join(src, "COMMIT")).read().strip() if os.path.exists(os.path.join(src, "COMMIT")) else None
 debs = json.loads(os.environ["DEBS_JSON"])
 print(json.dumps({
@@ -87,6 +102,8 @@ print(json.dumps({
     "scanpyCommit": commit,
     "versions": versions,
     "debianPackages": debs,
+    "numbaCacheDir": os.environ.get("NUMBA_CACHE_DIR"),
+    "numbaCachePrimingSeconds": primed_s,
     "installedFrom": "Debian 12 packages " + ", ".join(f"{k} {v}" for k, v in debs.items())
         + f"; scanpy {scanpy.__version__} from a git snapshot of its public repository (tag {scanpy.__version__}, commit {commit}), exported to {src} and put on PYTHONPATH (not pip-installed; PyPI is not reachable here)",
 }))

@@ -39,3 +39,18 @@ export const STEPS: Record<string, [string, string]> = {
   listGenes: ['ListGenes, filter "^CD", by dispersions DESC, page of 50', 'HVFInfo filtered by grepl("^CD"), ordered by variance.standardized, head(50)'],
   dotPlot: ['DotPlot, 10 custom genes, groupBy "louvain", no filter', 'DotPlot(features = 10 genes, group.by = "seurat_clusters")$data'],
 };
+
+/** Step → the scanpy 1.9.8 equivalent (bench/scanpy.py), in report order. */
+export const SCANPY_STEPS: Record<string, string> = {
+  coldStart: "read_10x_mtx + highly_variable_genes (seurat_v3 = vst, 2000, on counts) + normalize_total (1e4) + log1p (.raw = all genes) + scale (the 2,000 HVGs, max_value 10) + pca (50, arpack) + neighbors (k 20, 30 PCs) + leiden (0.8); the first run in a fresh process (numba's on-disk cache primed by bench/setup-scanpy.sh)",
+  warmStart: "read_h5ad of the processed AnnData (with .raw) written with compression=None",
+  umap: "neighbors (k 30, 30 PCs, its own graph) + umap (min_dist 0.3)",
+  tsne: "tsne (30 PCs, perplexity 30, scikit-learn Barnes-Hut, n_jobs 1)",
+  clusterCells: "leiden (resolution 0.8, leidenalg) on the stored neighbour graph (scanpy's Louvain at a resolution needs the louvain package, not in Debian)",
+  differentialExpression: 'rank_genes_groups (wilcoxon, groups ["0"], reference "rest", all genes of .raw) + the first 50 by pvals_adj',
+  markerHeatmap: "rank_genes_groups (wilcoxon, every cluster vs rest, all genes of .raw) + top 5 positive per cluster by log2FC, each gene once",
+  geneExpression2: ".raw[:, genes].X as cells x genes sparse + mean, sd, 95th percentile",
+  geneExpression50: "the same for 50 genes",
+  listGenes: '.raw.var (variances_norm of seurat_v3) filtered by re "^CD", ordered, head(50)',
+  dotPlot: 'sc.pl.DotPlot(10 genes, groupby "leiden") constructor: per-cluster mean expression and fraction expressing (nothing drawn)',
+};
