@@ -7,6 +7,8 @@
 # Run from the repository root:
 #   Rscript scripts/reference/seurat-rds.R
 # It reads data/pbmc3k/ and data/pbmc_small/ (10x folders) and writes test/fixtures/rds/.
+# `Rscript scripts/reference/seurat-rds.R stored` only reads the saved objects back and writes
+# test/fixtures/rds/stored_results.json (the pipeline's results the worker must use as stored).
 #
 # The v4 objects are built the way the Cellenics pipeline builds its r.rds (hms-dbmi-cellenics
 # pipeline: create the object from the counts with feature ids as row names, cells_id 0-based
@@ -160,6 +162,32 @@ if (length(args) == 0) {
   ), parts)
   status <- system2("Rscript", c(script, "v5", parts))
   if (status != 0) stop("the v5 step failed")
+  status <- system2("Rscript", c(script, "stored"))
+  if (status != 0) stop("the stored-results step failed")
+} else if (args[[1]] == "stored") {
+  # ------------------------------------------------------------------ stored results
+  # What the saved objects hold as the pipeline's results, read back with readRDS, for the
+  # tests that check the worker uses them as they are (test/load/rds-tasks.test.ts):
+  # `Rscript scripts/reference/seurat-rds.R stored` rewrites only stored_results.json.
+  suppressPackageStartupMessages(library(Seurat))
+  num <- function(x) I(sprintf("%.17g", x))
+  small <- readRDS(file.path(out, "pbmc_small_v4.rds"))
+  pbmc3k <- readRDS(file.path(out, "pbmc3k_v4.rds"))
+  stored <- list(
+    pbmc_small = list(
+      pca_stdev = num(Stdev(small, "pca")),
+      dispersion_ids = rownames(small@misc$gene_dispersion),
+      mean = num(small@misc$gene_dispersion$mean)
+    ),
+    pbmc3k = list(
+      cells_id = pbmc3k$cells_id,
+      seurat_clusters = as.character(pbmc3k$seurat_clusters),
+      pca_stdev = num(Stdev(pbmc3k, "pca")),
+      pca_1_2 = lapply(1:2, function(j) num(Embeddings(pbmc3k, "pca")[, j])),
+      umap = lapply(1:2, function(j) num(Embeddings(pbmc3k, "umap")[, j]))
+    )
+  )
+  writeLines(jsonlite::toJSON(stored, auto_unbox = TRUE, digits = NA), file.path(out, "stored_results.json"))
 } else if (args[[1]] == "v5") {
   # ------------------------------------------------------------------ v5 layout
   # A fresh R process without SeuratObject: classes named as in SeuratObject 5.0. They are

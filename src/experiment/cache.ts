@@ -13,7 +13,7 @@ import { PREPROCESS, type ProcessedState } from "./preprocess.ts";
 import { decodeStateFile, encodeStateFile } from "./state-file.ts";
 
 /** Bump whenever the file layout or what preprocessing computes changes: old caches then rebuild. */
-export const CACHE_VERSION = 5;
+export const CACHE_VERSION = 6;
 
 /** SHA-256 over the input: a file's bytes, or a folder's regular files (names and bytes, sorted). */
 export async function hashInput(path: string): Promise<string> {
@@ -50,6 +50,8 @@ interface Meta {
   };
   pcaPcs: number;
   neighborsK: number;
+  pcsUsed?: number;
+  stored?: ProcessedState["stored"];
 }
 
 export async function readCache(file: string, inputHash: string, path: string): Promise<CacheLookup> {
@@ -114,11 +116,15 @@ function toArrays(inputHash: string, data: LoadedData, state: ProcessedState): {
     else { obs.push({ name: col.name, kind: col.kind }); arrays[`obs.${col.name}`] = col.values; }
   }
   const embeddings: Record<string, number> = {};
-  for (const [name, e] of Object.entries(data.embeddings)) { embeddings[name] = e.dims; arrays[`emb.${name}`] = e.values; }
+  for (const [name, e] of Object.entries(data.embeddings)) {
+    embeddings[name] = e.dims;
+    arrays[`emb.${name}`] = e.values;
+    if (e.stdev) arrays[`embstdev.${name}`] = e.stdev;
+  }
   for (const [k, v] of Object.entries(data.storedGeneStats ?? {})) if (v) arrays[`stored.${k}`] = v;
   const { matrix, cellIds, obs: _o, embeddings: _e, storedGeneStats: _s, ...rest } = data;
   return {
-    meta: { version: CACHE_VERSION, inputHash, params: PREPROCESS, data: { ...rest, nGenes: matrix.nGenes, nCells: matrix.nCells, obs, embeddings }, pcaPcs: state.pca.nPcs, neighborsK: state.neighbors.k },
+    meta: { version: CACHE_VERSION, inputHash, params: PREPROCESS, data: { ...rest, nGenes: matrix.nGenes, nCells: matrix.nCells, obs, embeddings }, pcaPcs: state.pca.nPcs, neighborsK: state.neighbors.k, ...(state.pcsUsed !== undefined ? { pcsUsed: state.pcsUsed } : {}), ...(state.stored ? { stored: state.stored } : {}) },
     arrays,
   };
 }
@@ -138,7 +144,10 @@ function fromArrays(m: Meta, a: Record<string, never>, path: string): { data: Lo
       case "boolean": return { name: o.name, kind: "boolean", values: need<Uint8Array>(`obs.${o.name}`) };
     }
   });
-  const embeddings = Object.fromEntries(Object.entries(embMeta).map(([name, dims]) => [name, { dims, values: need<Float64Array>(`emb.${name}`) }]));
+  const embeddings = Object.fromEntries(Object.entries(embMeta).map(([name, dims]) => {
+    const stdev = a[`embstdev.${name}`] as Float64Array | undefined;
+    return [name, { dims, values: need<Float64Array>(`emb.${name}`), ...(stdev ? { stdev } : {}) }];
+  }));
   const stored: LoadedData["storedGeneStats"] = {};
   if (a["stored.dispersions"]) stored.dispersions = a["stored.dispersions"];
   if (a["stored.means"]) stored.means = a["stored.means"];
@@ -160,5 +169,7 @@ function fromArrays(m: Meta, a: Record<string, never>, path: string): { data: Lo
     louvain: need("louvain"),
     neighbors: { nCells, k: m.neighborsK, indices: need("neighbors.indices"), distances: need("neighbors.distances") },
   };
+  if (m.pcsUsed !== undefined) state.pcsUsed = m.pcsUsed;
+  if (m.stored !== undefined) state.stored = m.stored;
   return { data, state };
 }

@@ -1,5 +1,6 @@
 /**
- * 2-D embeddings of an experiment (UMAP, t-SNE) from its PCA, computed once per parameter set
+ * 2-D embeddings of an experiment (UMAP, t-SNE) from its PCA (the first 30 PCs, or all of a
+ * Seurat object's stored PCA: its numPCs, as the R worker's umap2 / RunTSNE use), computed once per parameter set
  * and kept for the experiment's lifetime. A layout with any non-finite coordinate is a
  * WORKER_ERROR, never a result (nor memoised).
  */
@@ -7,8 +8,7 @@ import type { Experiment } from "./experiment.ts";
 import { firstPcs, UMAP_NEIGHBORS } from "../numerics/cluster.ts";
 import { embed2d, nearestNeighbors } from "../numerics/scran.ts";
 import { ErrorCode, WorkerError } from "../result/errors.ts";
-
-export const EMBEDDING_DIMS = 30;
+import { pcsUsedOf } from "./preprocess.ts";
 
 export type EmbeddingParams =
   | { type: "umap"; minDist: number; metric: "euclidean" | "cosine" }
@@ -18,13 +18,13 @@ export type EmbeddingParams =
 export function computeEmbedding(exp: Experiment, params: EmbeddingParams, progress?: (f: number) => void): Promise<Float64Array> {
   return exp.memoize(`embedding:${JSON.stringify(params)}`, async () => {
     const { pca } = exp.state;
-    const dims = Math.min(EMBEDDING_DIMS, pca.nPcs);
+    const dims = pcsUsedOf(exp.state);
     let coords = firstPcs(pca.scores, exp.nCells, pca.nPcs, dims);
     if (params.type === "umap" && params.metric === "cosine") coords = rowNormalized(coords, exp.nCells, dims);
     const k = params.type === "umap" ? UMAP_NEIGHBORS : Math.ceil(3 * params.perplexity);
-    // euclidean UMAP on the first 30 PCs uses the neighbours preprocessing kept
+    // euclidean UMAP uses the neighbours preprocessing kept (computed on the same PCs)
     const kept = exp.state.neighbors;
-    const reuse = params.type === "umap" && params.metric === "euclidean" && dims === EMBEDDING_DIMS && kept.k === k;
+    const reuse = params.type === "umap" && params.metric === "euclidean" && kept.k === k;
     const nn = reuse ? kept : await nearestNeighbors(coords, exp.nCells, dims, k);
     const out = await embed2d(
       nn,

@@ -52,10 +52,13 @@ export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
     log(`read ${format}: ${data.matrix.nCells} cells x ${data.matrix.nGenes} genes from ${data.matrixSource}`, { ms: Date.now() - started });
     checkMinimumSize(data);
     checkMemoryBudget(data.matrix.indices.length, data.matrix.nCells, opts.limits?.memoryBudgetMb ?? null);
-    for (const note of data.notes) log(note);
     const t = Date.now();
     const state = await preprocess(data);
-    log("preprocessed (QC, LogNormalize, vst HVGs, PCA, SNN + Louvain)", { ms: Date.now() - t });
+    for (const note of data.notes) log(note);
+    const stored = state.stored ? Object.entries(state.stored).filter(([, v]) => v).map(([k]) => k) : [];
+    log(stored.length > 0
+      ? `preprocessed (QC, neighbours${state.stored?.pca ? "" : ", PCA"}${state.stored?.genes ? "" : ", HVGs"}${state.stored?.clusters ? "" : ", Louvain"}; the object's stored ${stored.join(", ")} used as they are)`
+      : "preprocessed (QC, LogNormalize, vst HVGs, PCA, SNN + Louvain)", { ms: Date.now() - t });
     loaded = { data, state };
     if (cacheFile) {
       try {

@@ -3,6 +3,12 @@
  * LogNormalize (Seurat, 1e4, natural log), vst HVGs (2000), scaling + PCA (50 PCs),
  * SNN + Louvain clusters (resolution 0.8). Every step is deterministic for a given input.
  * Cells are never filtered here: QC filtering belongs to the pipeline that made the data.
+ *
+ * A Seurat object (.rds) carries the pipeline's results, which are what the UI shows: its
+ * stored PCA (`X_pca`, the first `misc$numPCs` components, variances from the DimReduc's
+ * stdev), its gene statistics (`misc$gene_dispersion`, variable features) and its
+ * `seurat_clusters` are used as they are, and the neighbours are computed on those PCs; only
+ * what the object lacks is computed.
  */
 import { basename } from "node:path";
 import type { LoadedData } from "./types.ts";
@@ -52,9 +58,30 @@ export interface ProcessedState {
   /** HVG indices by decreasing dispersion */
   hvgs: Int32Array;
   pca: { nPcs: number; scores: Float64Array; varianceExplained: Float64Array };
-  /** each cell's 30 nearest neighbours on the first 30 PCs (kept: UMAP uses them, ClusterCells the first 19) */
+  /** each cell's 30 nearest neighbours on the first `pcsUsedOf(state)` PCs (kept: UMAP uses them, ClusterCells the first 19) */
   neighbors: Neighbors;
   louvain: Int32Array;
+  /**
+   * PCs neighbours, clusters and UMAP / t-SNE use: all of a stored PCA (the pipeline's
+   * `numPCs`); absent (computed PCA) = min(30, nPcs). See pcsUsedOf.
+   */
+  pcsUsed?: number;
+  /** which results are a Seurat object's, used as stored (absent: all computed) */
+  stored?: StoredParts;
+}
+
+export interface StoredParts {
+  /** `X_pca` (first `misc$numPCs` components) */
+  pca: boolean;
+  /** gene means, dispersions and highly variable genes from `misc$gene_dispersion` / variable features */
+  genes: boolean;
+  /** `louvain` = `seurat_clusters` */
+  clusters: boolean;
+}
+
+/** The leading PCs neighbours and embeddings are computed on. */
+export function pcsUsedOf(state: Pick<ProcessedState, "pca" | "pcsUsed">): number {
+  return state.pcsUsed ?? Math.min(PREPROCESS.pcsUsed, state.pca.nPcs);
 }
 
 /** LogNormalize from counts and per-cell totals, or the identity when the file held log-normalised values. */
@@ -67,17 +94,73 @@ export async function preprocess(data: LoadedData, progress: (step: string) => v
   const m = data.matrix;
   progress("qc");
   const qc = computeCellQc(m, mitoMask(data.genes.symbols));
+  const seurat = data.format === "rds";
   progress("hvg");
-  const { gene, hvgs } = data.matrixKind === "counts" ? vstGenes(data) : storedGenes(data);
+  const storedGeneStats = seurat && data.matrixKind === "counts" && hasCompleteDispersions(data);
+  const { gene, hvgs } = data.matrixKind === "counts" && !storedGeneStats ? vstGenes(data) : storedGenes(data);
   const norm = normalizerOf(data, { qc });
   progress("pca");
-  const pcaOut = await computePca(m, norm, hvgs, Math.min(PREPROCESS.nPcs, Math.max(1, m.nCells - 1)));
-  const pca = { nPcs: pcaOut.nPcs, scores: pcaOut.scores, varianceExplained: pcaOut.varianceExplained };
+  const storedPca = seurat ? storedPcaOf(data) : undefined;
+  let pca: ProcessedState["pca"];
+  if (storedPca) {
+    pca = storedPca;
+  } else {
+    const pcaOut = await computePca(m, norm, hvgs, Math.min(PREPROCESS.nPcs, Math.max(1, m.nCells - 1)));
+    pca = { nPcs: pcaOut.nPcs, scores: pcaOut.scores, varianceExplained: pcaOut.varianceExplained };
+  }
   progress("clusters");
-  const dims = Math.min(PREPROCESS.pcsUsed, pca.nPcs);
+  // the pipeline's neighbours use all numPCs components; computed PCs: the first 30
+  const dims = storedPca ? pca.nPcs : Math.min(PREPROCESS.pcsUsed, pca.nPcs);
   const nn = await sharedNeighbors(firstPcs(pca.scores, m.nCells, pca.nPcs, dims), m.nCells, dims);
-  const louvain = clusterFromNeighbors(clusteringSubset(nn), PREPROCESS.resolution, PREPROCESS.seed);
-  return { qc, gene, hvgs, pca, neighbors: nn, louvain };
+  const storedClusters = seurat ? seuratClustersOf(data) : undefined;
+  const louvain = storedClusters ?? clusterFromNeighbors(clusteringSubset(nn), PREPROCESS.resolution, PREPROCESS.seed);
+  const state: ProcessedState = { qc, gene, hvgs, pca, neighbors: nn, louvain };
+  if (seurat) {
+    state.stored = { pca: storedPca !== undefined, genes: data.matrixKind === "counts" ? storedGeneStats : hasCompleteDispersions(data), clusters: storedClusters !== undefined };
+    if (storedPca) state.pcsUsed = dims;
+    const missing = [!state.stored.pca && "PCA", !state.stored.genes && "gene dispersions", !state.stored.clusters && "seurat_clusters"].filter((x) => x);
+    if (missing.length > 0) data.notes.push(`The Seurat object has no usable ${missing.join(", ")}: computed by the worker instead.`);
+  }
+  return state;
+}
+
+/** misc$gene_dispersion covers every gene (with its means too when they are stored). */
+function hasCompleteDispersions(data: LoadedData): boolean {
+  const { dispersions, means } = data.storedGeneStats ?? {};
+  const complete = (x: Float64Array | undefined): boolean => x !== undefined && x.length === data.matrix.nGenes && x.every(Number.isFinite);
+  return complete(dispersions) && (means === undefined || complete(means));
+}
+
+/**
+ * A Seurat object's stored PCA (`X_pca`): its first `misc$numPCs` components (all when numPCs is
+ * absent or larger), variances from the DimReduc's stdev (else the scores' sample variance);
+ * undefined when there is none, it has fewer than 2 components or a non-finite score.
+ */
+function storedPcaOf(data: LoadedData): ProcessedState["pca"] | undefined {
+  const e = data.embeddings["X_pca"];
+  const n = data.matrix.nCells;
+  if (e === undefined || e.dims < 2 || e.values.length !== n * e.dims || !e.values.every(Number.isFinite)) return undefined;
+  const nPcs = Math.min(e.dims, data.seuratMisc?.numPCs ?? e.dims);
+  const scores = firstPcs(e.values, n, e.dims, nPcs);
+  const varianceExplained = new Float64Array(nPcs);
+  for (let j = 0; j < nPcs; j++) {
+    if (e.stdev) { varianceExplained[j] = e.stdev[j]! ** 2; continue; }
+    let s = 0, ss = 0;
+    for (let i = 0; i < n; i++) { const x = scores[i * nPcs + j]!; s += x; ss += x * x; }
+    varianceExplained[j] = n > 1 ? (ss - (s * s) / n) / (n - 1) : 0;
+  }
+  return { nPcs, scores, varianceExplained };
+}
+
+/**
+ * meta.data `seurat_clusters` as cluster labels (the level when levels are "0", "1", ...,
+ * else the level's position); undefined when absent, not categorical or a cell has none.
+ */
+function seuratClustersOf(data: LoadedData): Int32Array | undefined {
+  const col = data.obs.find((c) => c.name === "seurat_clusters");
+  if (col?.kind !== "categorical" || col.codes.some((c) => c < 0)) return undefined;
+  const numbered = col.categories.every((c) => /^\d{1,9}$/.test(c)) && new Set(col.categories.map(Number)).size === col.categories.length;
+  return Int32Array.from(col.codes, (c) => (numbered ? Number(col.categories[c]) : c));
 }
 
 function vstGenes(data: LoadedData): Pick<ProcessedState, "gene" | "hvgs"> {

@@ -38,6 +38,8 @@ export interface SeuratMisc {
 export interface Embedding {
   dims: number;
   values: Float64Array;
+  /** standard deviation of each component, when the file stores it (a Seurat DimReduc's `stdev`) */
+  stdev?: Float64Array;
 }
 
 /** An experiment as read from a file, before any preprocessing. */

@@ -1,11 +1,16 @@
 /**
  * GetEmbedding (reference spec §5.1): `[x, y]` per cell id (null for ids not in the data).
- * pca: the first two stored PCs. umap: 30 neighbours on the first 30 PCs, minimumDistance
+ * pca: the first two PCs (a Seurat object's stored PCA as it is). umap: 30 neighbours on the
+ * first 30 PCs (a Seurat object's: its numPCs stored PCs, as the R worker's umap2), minimumDistance
  * (default 0.3; 0 to 1, since umap-learn requires min_dist <= spread and the spread is 1),
  * euclidean or cosine. tsne: perplexity (default 30; when given, at most (cells - 1) / 3, so
  * that 3 x perplexity neighbours exist, as Rtsne requires); learningRate is accepted and has
- * no effect (scran.js's t-SNE has a fixed one). `useSaved` returns the file's obsm X_umap /
- * X_tsne when present. Seeds are fixed, results memoised per parameters. Coordinates are
+ * no effect (scran.js's t-SNE has a fixed one). Stored layouts: `useSaved` returns the file's
+ * obsm X_umap / X_tsne when present (the R worker's use_saved); for a Seurat object, so does a
+ * request with none of the type's settings (no minimumDistance / distanceMetric, no perplexity /
+ * learningRate: the R worker would fail on it, so nothing it answers changes), since the object's
+ * layout is the pipeline's; a request with settings is a recomputation, as in the R worker
+ * (h5ad layouts are recomputed on demand, spec §4.2). Seeds are fixed, results memoised per parameters. Coordinates are
  * always finite: a non-finite one is an error (DATA_INVALID for a file's saved embedding).
  */
 import { z } from "zod";
@@ -51,7 +56,10 @@ export default defineTask({
       case "tsne": {
         const key = body.type === "umap" ? "X_umap" : "X_tsne";
         const saved = exp.data.embeddings[key];
-        if (body.useSaved && saved) {
+        const noSettings = body.type === "umap"
+          ? cfg.minimumDistance === undefined && cfg.distanceMetric === undefined
+          : cfg.perplexity === undefined && cfg.learningRate === undefined;
+        if (saved && (body.useSaved || (exp.data.format === "rds" && noSettings))) {
           const bad = nonFiniteCells(saved.values, exp.nCells, saved.dims);
           if (bad > 0) throw new WorkerError(ErrorCode.DATA_INVALID, `The file's obsm ${key} has non-finite coordinates for ${bad} of ${exp.nCells} cells; request it without useSaved to compute one.`);
           return pairsByCellId(exp, saved.values, saved.dims);

@@ -101,6 +101,10 @@ test("a Seurat v4 .rds: counts, genes, cells, meta.data, reductions and misc as 
   for (const [name, cols] of [["X_pca", expected.pca], ["X_umap", expected.umap], ["X_tsne", expected.tsne]] as const) {
     cols.forEach((col, j) => assert.deepEqual(embeddingColumn(d, name, j), nums(col), `${name} column ${j}`));
   }
+  // the PCA's stdev as R stored it (stored_results.json: Stdev(object, "pca")); none for UMAP / t-SNE
+  const stored = JSON.parse(readFileSync(fixture("stored_results.json"), "utf8")) as { pbmc_small: { pca_stdev: string[] } };
+  assert.deepEqual(Array.from(d.embeddings["X_pca"]!.stdev ?? []), nums(stored.pbmc_small.pca_stdev));
+  assert.equal(d.embeddings["X_umap"]!.stdev, undefined);
   assert.deepEqual(d.seuratMisc, {
     numPCs: 10, activeReduction: "pca", objectVersion: "4.1.3",
     colorPool: d.seuratMisc?.colorPool,
@@ -140,6 +144,11 @@ test("the processed-state cache keeps what the .rds gave (misc, obs, embeddings,
   assert.deepEqual(hit.data.obs, built.data.obs);
   assert.deepEqual(hit.data.embeddings, built.data.embeddings);
   assert.deepEqual(hit.data.storedGeneStats, built.data.storedGeneStats);
+  // and the state made from the object's stored results, with what came from where
+  assert.deepEqual(hit.state, built.state);
+  assert.deepEqual(hit.state.stored, { pca: true, genes: true, clusters: true });
+  assert.equal(hit.state.pcsUsed, 10);
+  assert.deepEqual(hit.cellSets, built.cellSets);
 });
 
 test("a v5-layout object (Assay5 layers + LogMaps) reads the same as the v4 object it was made from", async () => {

@@ -8,7 +8,8 @@
  *     (factors and character columns as categorical: `samples` becomes the sample class,
  *     `seurat_clusters` a categorical), `percent.mt`, `nFeature_RNA`, `nCount_RNA`,
  *     `doublet_scores` as numbers;
- *   - `reductions`: each one's cell embeddings as the embedding `X_<name>` (X_pca, X_umap, X_tsne);
+ *   - `reductions`: each one's cell embeddings as the embedding `X_<name>` (X_pca, X_umap, X_tsne),
+ *     with its `stdev` (standard deviation of each component) when stored;
  *   - `misc`: `gene_annotations` (`input` → `name` is the gene symbol), `gene_dispersion` (stored
  *     gene statistics), `numPCs`, `active.reduction`, `color_pool`.
  * The counts are the worker's matrix when the object's `data` is Seurat's LogNormalize (scale
@@ -572,7 +573,11 @@ function readReductions(reductions: RValue | undefined, cells: string[], notes: 
     if (dims === 0) return;
     const rowMajor = new Float64Array(cells.length * dims);
     for (let i = 0; i < cells.length; i++) for (let j = 0; j < dims; j++) rowMajor[i * dims + j] = values[j * rows + order[i]!]!;
-    out[`X_${name}`] = { dims, values: rowMajor };
+    const embedding: Embedding = { dims, values: rowMajor };
+    // the DimReduc's stdev (standard deviation of each component), kept when it covers every dim
+    const stdev = numbersOf(red.attributes["stdev"]);
+    if (stdev !== undefined && stdev.length === dims && stdev.every((x) => Number.isFinite(x) && x >= 0)) embedding.stdev = Float64Array.from(stdev);
+    out[`X_${name}`] = embedding;
   });
   if (reductions.values.length > 0 && Object.keys(out).length === 0) {
     notes.push("No reduction of the object could be used.");
