@@ -10,9 +10,7 @@
 import { parseArgs } from "node:util";
 import { access, constants, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { openExperiment } from "./experiment/open.ts";
 import type { Experiment } from "./experiment/experiment.ts";
-import { answerLocally } from "./pipeline/local.ts";
 import { readRequestFile, readRequestStream } from "./envelope/read.ts";
 import { WorkerError } from "./result/errors.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -73,8 +71,10 @@ function logger(values: Values, env: NodeJS.ProcessEnv): Logger {
 }
 
 /** The experiment named by --data (read, preprocessed or taken from the cache). */
-function openFrom(values: Values, env: NodeJS.ProcessEnv, log: Logger, limits: Limits = limitsOf(env)): Promise<Experiment> {
+async function openFrom(values: Values, env: NodeJS.ProcessEnv, log: Logger, limits: Limits = limitsOf(env)): Promise<Experiment> {
   if (!values.data) throw new UsageError("--data PATH is required");
+  // each command loads only the code it runs (serve's start-up does not pay for the readers and tasks)
+  const { openExperiment } = await import("./experiment/open.ts");
   return openExperiment({
     path: values.data,
     cacheDir: values["no-cache"] ? null : (values["cache-dir"] ?? defaultCacheDir(env)),
@@ -100,6 +100,7 @@ async function runCommand(rest: string[], values: Values, env: NodeJS.ProcessEnv
   const arg = rest[0]!;
   const bytes = arg === "-" ? await readRequestStream(process.stdin, limits.maxRequestBytes) : await readRequestFile(arg, limits.maxRequestBytes);
   const text = bytes.toString("utf8");
+  const { answerLocally } = await import("./pipeline/local.ts");
   const { outcome, response, experiment } = await answerLocally(text, () => openFrom(values, env, log, limits), { limits, log, trace: logFormat(env) === "json" ? log : () => {}, out });
   if (outcome !== "answered" || !response) throw new WorkerError("WORKER_ERROR", "the response could not be written");
   const cellSetsFile = values["cell-sets"];

@@ -37,7 +37,7 @@ export async function runTask(experiment: Experiment, input: RunInput, onInterna
       ...(input.limits ? { limits: input.limits } : {}),
     });
     applyEffect(experiment, task, data);
-    return { ok: true, data, cacheable: task.cacheable };
+    return { ok: true, data, cacheable: task.cacheable, effect: task.effect };
   } catch (err) {
     if (!(err instanceof WorkerError)) onInternalError?.(err);
     const f = toFailure(err);

@@ -75,7 +75,7 @@ async function handle(msg: ToThread): Promise<void> {
       return;
     }
     const onDisk: FileOnDisk = { path, contentType: file.contentType, contentEncoding: file.contentEncoding };
-    post({ type: "result", id: msg.id, result: { ok: true, data: null, cacheable: result.cacheable }, cellSets, file: onDisk });
+    post({ type: "result", id: msg.id, result: { ok: true, data: null, cacheable: result.cacheable, ...(result.effect ? { effect: result.effect } : {}) }, cellSets, file: onDisk });
     return;
   }
   post({ type: "result", id: msg.id, result, cellSets });

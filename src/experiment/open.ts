@@ -3,14 +3,13 @@
  * the input's hash, otherwise read the file, preprocess and save the cache; then attach cell
  * sets (from a file, or the default classes).
  */
-import { readFile } from "node:fs/promises";
 import { ErrorCode, WorkerError } from "../result/errors.ts";
 import { cacheFileFor, hashInput, readCache, writeCache } from "./cache.ts";
 import { defaultCellSets } from "./default-cell-sets.ts";
 import { Experiment, type CacheStatus } from "./experiment.ts";
 import { detectFormat, loadData } from "./load/index.ts";
 import { checkMinimumSize, preprocess } from "./preprocess.ts";
-import { parseCellSetsFile, type CellClass } from "./cell-sets/cell-sets.ts";
+import { readCellSetsFile } from "./cell-sets/cell-sets.ts";
 
 export interface OpenOptions {
   /** data file or folder */
@@ -85,27 +84,5 @@ export function checkMemoryBudget(nonZeros: number, nCells: number, budgetMb: nu
   const neededMb = Math.ceil((nonZeros * 20 + nCells * 1024) / 2 ** 20);
   if (neededMb > budgetMb) {
     throw new WorkerError(ErrorCode.DATA_UNSUPPORTED, `This experiment (${nCells} cells, ${nonZeros} non-zero values) needs about ${neededMb} MiB, more than this worker's memory budget of ${budgetMb} MiB.`);
-  }
-}
-
-export async function readCellSetsFile(file: string): Promise<CellClass[]> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    throw new WorkerError(ErrorCode.DATA_NOT_FOUND, `${file}: cannot read cell sets (${(err as NodeJS.ErrnoException).code ?? "error"})`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new WorkerError(ErrorCode.DATA_INVALID, `${file}: cell sets are not valid JSON`);
-  }
-  try {
-    return parseCellSetsFile(json);
-  } catch (err) {
-    const issue = (err as { issues?: { path: PropertyKey[]; message: string }[] }).issues?.[0];
-    const where = issue ? ` at ${issue.path.map(String).join(".") || "top level"}: ${issue.message}` : "";
-    throw new WorkerError(ErrorCode.DATA_INVALID, `${file}: not a Cellenics cell-sets file${where}`);
   }
 }

@@ -6,7 +6,7 @@
  * the request gets as far as computing; tasks run in-process.
  */
 import type { Experiment } from "../experiment/experiment.ts";
-import { runTask } from "../compute/run-task.ts";
+import { runTask, taskNamed } from "../compute/run-task.ts";
 import { StdoutPublisher } from "../publish/stdout.ts";
 import type { WorkResponse } from "../result/response.ts";
 import type { Limits } from "../config.ts";
@@ -51,7 +51,11 @@ export async function answerLocally(text: string, open: () => Promise<Experiment
   const outcome = await handleMessage({ id: "local", body: text, receiveCount: 1, ack: noop, release: noop, extend: noop }, {
     publisher,
     experiments,
-    policy: { experimentId: null, maxReceiveCount: null, dropExpired: false, limits: { maxBytes: opts.limits.maxRequestBytes, maxDepth: opts.limits.maxRequestDepth } },
+    policy: {
+      experimentId: null, maxReceiveCount: null, dropExpired: false,
+      limits: { maxBytes: opts.limits.maxRequestBytes, maxDepth: opts.limits.maxRequestDepth },
+      validate: (body) => taskNamed(body.name).validate(body),
+    },
     taskLimits: { maxResultValues: opts.limits.maxResultValues },
     log: opts.trace ?? (() => {}),
   });

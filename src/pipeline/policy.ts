@@ -2,8 +2,8 @@
  * What to do with a received request before any work or event: read it (size cap before
  * parsing), check its envelope, then the rules of the deployment — expired requests are
  * dropped, a request for another experiment is refused (and gets no events on that
- * experiment's channels), so is an unknown task or a body its schema refuses (before the
- * experiment is loaded), a request whose answer is already stored is pointed at it, and one
+ * experiment's channels), so is (where the policy checks bodies: the command line) an unknown
+ * task or a body its schema refuses, before the experiment is loaded; a request whose answer is already stored is pointed at it, and one
  * delivered too often (poison) is answered with an error instead of being computed again.
  */
 import { parseEnvelope, parseRequestText } from "../envelope/parse.ts";
@@ -12,7 +12,6 @@ import type { Envelope } from "../envelope/schema.ts";
 import type { Address, Publisher } from "../publish/publisher.ts";
 import { ErrorCode, toFailure } from "../result/errors.ts";
 import type { TaskFailed } from "../result/response.ts";
-import { taskNamed } from "../compute/run-task.ts";
 
 export interface Policy {
   /** the experiment this worker serves; null: any (the command line) */
@@ -22,6 +21,13 @@ export interface Policy {
   /** drop requests whose `timeout` has passed (serve); the command line runs them regardless */
   dropExpired: boolean;
   limits: RequestLimits;
+  /**
+   * Checks the task name and body before anything is loaded (throws the WorkerError to answer).
+   * The command line passes the task registry's check, so a bad body costs nothing; `serve`
+   * leaves it to the compute thread, which keeps the task code (and its start-up cost) off the
+   * main thread.
+   */
+  validate?: (body: { name: string; [field: string]: unknown }) => void;
 }
 
 export type Verdict =
@@ -63,7 +69,7 @@ export async function admit(text: string, receiveCount: number, policy: Policy, 
     return { kind: "refuse", to, result: { ok: false, code: ErrorCode.INVALID_INPUT, message }, why: "request for another experiment", expiresAt: envelope.timeoutMs, dropIfUnpublished: false };
   }
   try {
-    taskNamed(envelope.body.name).validate(envelope.body); // before the experiment is loaded: a bad body costs nothing
+    policy.validate?.(envelope.body);
   } catch (err) {
     return refuse(to, err, "invalid task or body", envelope.timeoutMs);
   }

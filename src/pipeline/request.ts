@@ -28,7 +28,6 @@ import type { Delivery } from "../transport/transport.ts";
 import type { Address, Publisher } from "../publish/publisher.ts";
 import { progressReporter, StatusCode } from "../publish/heartbeat.ts";
 import type { RunInput } from "../compute/run-task.ts";
-import { registry } from "../tasks/registry.ts";
 import type { TaskResult } from "../result/response.ts";
 import { ErrorCode, toFailure } from "../result/errors.ts";
 import type { Logger } from "../log.ts";
@@ -125,8 +124,8 @@ export async function handleMessage(delivery: Delivery, deps: PipelineDeps, aban
     return "handed-back";
   }
 
-  // 3. effects
-  const effect = registry.get(name)?.effect ?? "none";
+  // 3. effects (declared by the task, reported with its result)
+  const effect = result.ok ? (result.effect ?? "none") : "none";
   if (result.ok && effect !== "none" && publisher.saveCellSets) {
     const authorization = typeof envelope.raw.Authorization === "string" ? envelope.raw.Authorization : null;
     const failed = await publisher.saveCellSets(to, { effect, data: result.data, authorization });

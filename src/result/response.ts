@@ -7,7 +7,20 @@
  */
 import type { ErrorCode } from "./errors.ts";
 
-export interface TaskOk { ok: true; data: unknown; cacheable: boolean }
+/**
+ * What a successful task changes in the experiment's cell sets besides answering (declared by
+ * each task, src/tasks/task.ts): nothing, a class that replaces the class with its key and goes
+ * first, or a set appended to the scratchpad.
+ */
+export type CellSetEffect = "none" | "replace-class" | "append-to-scratchpad";
+
+export interface TaskOk {
+  ok: true;
+  data: unknown;
+  cacheable: boolean;
+  /** the task's declared effect on the cell sets (absent: none) */
+  effect?: CellSetEffect;
+}
 export interface TaskFailed { ok: false; code: ErrorCode; message: string }
 export type TaskResult = TaskOk | TaskFailed;
 

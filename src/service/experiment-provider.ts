@@ -11,11 +11,10 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Experiment } from "../experiment/experiment.ts";
-import { openExperiment } from "../experiment/open.ts";
 import { dataPathOf, syncExperiment, type SyncMemo } from "../experiment/source/s3-sync.ts";
 import type { CellSetStore } from "../experiment/cell-sets/store.ts";
 import type { CellClass } from "../experiment/cell-sets/cell-sets.ts";
-import { runTask } from "../compute/run-task.ts";
+import type { runTask as RunTask } from "../compute/run-task.ts";
 import { ThreadHost } from "../compute/thread-host.ts";
 import { ErrorCode, WorkerError } from "../result/errors.ts";
 import type { Logger } from "../log.ts";
@@ -44,6 +43,7 @@ export class S3ExperimentProvider implements ExperimentSource {
   private readonly opts: ProviderOptions;
   private readonly host: ThreadHost | null;
   private inProcess: Experiment | null = null;
+  private runTask: typeof RunTask | null = null;
   private openedPath: string | null = null;
   /** cell sets to use on the next run instead of the thread's (after a revert) */
   private override: CellClass[] | null = null;
@@ -97,12 +97,15 @@ export class S3ExperimentProvider implements ExperimentSource {
           throw new WorkerError((err.code as ErrorCode | undefined) ?? ErrorCode.WORKER_ERROR, err.message);
         });
       } else {
+        // loaded on demand: in thread mode the task code lives in the compute thread, off the main thread
+        const [{ openExperiment }, { runTask }] = await Promise.all([import("../experiment/open.ts"), import("../compute/run-task.ts")]);
+        this.runTask = runTask;
         this.inProcess = await openExperiment({ path, cacheDir, log, limits: this.opts.limits });
       }
       this.openedPath = path;
     }
     const stored = this.opts.cellSets ? await this.opts.cellSets.load(experimentId) : null;
-    return this.host ? this.threadCompute(this.host, stored) : this.inProcessCompute(this.inProcess!, stored);
+    return this.host ? this.threadCompute(this.host, stored) : this.inProcessCompute(this.inProcess!, this.runTask!, stored);
   }
 
   private threadCompute(host: ThreadHost, stored: CellClass[] | null): ExperimentCompute {
@@ -115,7 +118,7 @@ export class S3ExperimentProvider implements ExperimentSource {
     };
   }
 
-  private inProcessCompute(exp: Experiment, stored: CellClass[] | null): ExperimentCompute {
+  private inProcessCompute(exp: Experiment, runTask: typeof RunTask, stored: CellClass[] | null): ExperimentCompute {
     if (stored) exp.cellSets = stored;
     const before = exp.cellSets;
     return {

@@ -13,6 +13,7 @@
 import type { z } from "zod";
 import type { Experiment } from "../experiment/experiment.ts";
 import { describeZodError, ErrorCode, WorkerError } from "../result/errors.ts";
+import type { CellSetEffect } from "../result/response.ts";
 
 export interface TaskContext {
   experiment: Experiment;
@@ -32,7 +33,7 @@ export interface TaskContext {
  * - `append-to-scratchpad`: its result is a cell set appended to the `scratchpad` class
  *   (GetExpressionCellSets).
  */
-export type TaskEffect = "none" | "replace-class" | "append-to-scratchpad";
+export type TaskEffect = CellSetEffect;
 
 /** A body schema: an object whose `name` is the task's wire name. */
 type BodySchema = z.ZodType<{ name: string }, { name: string }>;

@@ -2,7 +2,9 @@
  * The Cellenics cell-set model (reference spec §3.2) and its pure queries (§3.3).
  * A class ("root node") holds child sets; each child holds cell ids.
  */
+import { readFile } from "node:fs/promises";
 import { z } from "zod";
+import { ErrorCode, WorkerError } from "../../result/errors.ts";
 
 export const CellSetSchema = z.object({
   key: z.string(),
@@ -140,4 +142,27 @@ export function sameHierarchyRest(sets: CellClass[], key: string): Set<number> {
 /** Union of every leaf of every class (spec §3.3: "background"/"all"). */
 export function allCellIds(sets: CellClass[]): Set<number> {
   return unionOf(sets.flatMap((c) => c.children));
+}
+
+/** A Cellenics cell-sets JSON file, checked; one-line DATA_NOT_FOUND / DATA_INVALID naming the file. */
+export async function readCellSetsFile(file: string): Promise<CellClass[]> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    throw new WorkerError(ErrorCode.DATA_NOT_FOUND, `${file}: cannot read cell sets (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new WorkerError(ErrorCode.DATA_INVALID, `${file}: cell sets are not valid JSON`);
+  }
+  try {
+    return parseCellSetsFile(json);
+  } catch (err) {
+    const issue = (err as { issues?: { path: PropertyKey[]; message: string }[] }).issues?.[0];
+    const where = issue ? ` at ${issue.path.map(String).join(".") || "top level"}: ${issue.message}` : "";
+    throw new WorkerError(ErrorCode.DATA_INVALID, `${file}: not a Cellenics cell-sets file${where}`);
+  }
 }

@@ -7,8 +7,7 @@ import { GetItemCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { existsSync } from "node:fs";
 import { ErrorCode, WorkerError } from "../../result/errors.ts";
-import { parseCellSetsFile, type CellClass } from "./cell-sets.ts";
-import { readCellSetsFile } from "../open.ts";
+import { parseCellSetsFile, readCellSetsFile, type CellClass } from "./cell-sets.ts";
 
 export interface CellSetStore {
   load(experimentId: string): Promise<CellClass[] | null>;
