@@ -215,6 +215,7 @@ export async function main(argv: string[]): Promise<number> {
       seed: { type: "string", default: String(DEFAULTS.seed) },
       kills: { type: "string", default: String(DEFAULTS.kills) },
       batch: { type: "string", default: String(DEFAULTS.batch) },
+      "kill-window-ms": { type: "string", default: DEFAULTS.killWindowMs.join(",") },
       out: { type: "string", default: "reliability/kill-trials.json" },
     },
   });
@@ -223,8 +224,13 @@ export async function main(argv: string[]): Promise<number> {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
     return n;
   };
+  const window = values["kill-window-ms"].split(",").map(Number);
+  if (window.length !== 2 || !window.every((n) => Number.isInteger(n) && n >= 0) || window[0]! >= window[1]!) {
+    throw new Error("--kill-window-ms must be LO,HI: milliseconds after a worker starts, LO < HI");
+  }
   const report = await runKillTrials({
     trials: int("trials", values.trials), seed: int("seed", values.seed), kills: int("kills", values.kills), batch: int("batch", values.batch),
+    killWindowMs: [window[0]!, window[1]!],
     progress: (line) => process.stderr.write(line + "\n"),
   }, argv);
   const out = resolve(ROOT, values.out);

@@ -7,7 +7,7 @@
  *   load-queue    1,000 cheap requests through the emulated queue: throughput, latency, memory
  */
 const USAGE = `usage: npm run reliability -- faults [--out FILE]
-       npm run reliability -- kill-trials [--trials 100] [--seed 1] [--kills 3] [--batch 5] [--out FILE]
+       npm run reliability -- kill-trials [--trials 100] [--seed 1] [--kills 3] [--batch 5] [--kill-window-ms 250,1000] [--out FILE]
        npm run reliability -- load-queue [--requests 1000] [--seed 1] [--out FILE]`;
 
 const [command, ...rest] = process.argv.slice(2);
