@@ -435,5 +435,12 @@ if (!run) {
   process.exit(2);
 }
 const started = performance.now();
-const results = await run();
+let results: unknown;
+try {
+  results = await run();
+} catch (err) {
+  // options and setup problems: one line, no stack
+  process.stderr.write(`npm run bench: ${(err as Error).message}\n`);
+  process.exit(2);
+}
 process.stdout.write(JSON.stringify({ suite: suiteArg, environment: environment(), seconds: seconds(started), results }, null, 2) + "\n");
