@@ -529,16 +529,7 @@ function describeH5Error(err: unknown): string {
 // --- writing ----------------------------------------------------------------------------------
 
 /** Typed arrays a dataset or attribute can be written from (64-bit integers as BigInt64Array). */
-export type WritableNumbers =
-  | Float64Array
-  | Float32Array
-  | Int32Array
-  | Uint32Array
-  | Int16Array
-  | Uint16Array
-  | Int8Array
-  | Uint8Array
-  | BigInt64Array;
+export type WritableNumbers = NumericArray | BigInt64Array;
 
 /**
  * An attribute value: a string, an array of strings (an empty one is written as an empty float
