@@ -91,10 +91,10 @@ export default {
     ...narrowerRules,
     {
       name: "common-only-builtins",
-      comment: "config.ts, log.ts and retry.ts import only each other and node builtins",
+      comment: "config.ts, log.ts and retry.ts import only each other, result/ (below them) and node builtins",
       severity: "error",
       from: { path: pathOf("common") },
-      to: { pathNot: pathOf("common"), dependencyTypesNot: ["core"] },
+      to: { pathNot: [pathOf("common"), pathOf("result")], dependencyTypesNot: ["core"] },
     },
     {
       name: "no-unlayered-src",

@@ -1,8 +1,7 @@
 /**
  * Logging to stderr (stdout is reserved for results). `text` for people at a terminal, `json`
- * (one object per line) for services. Field names that could carry secrets are redacted: the
- * names left out of echoed requests (`isSecretKey` in result/response.ts, which this module,
- * below it in the layers, cannot import; test/log.test.ts keeps the two rules in step).
+ * (one object per line) for services. Field names that could carry secrets are redacted by the
+ * same rule that leaves them out of echoed requests (`isSecretKey`, result/response.ts).
  *
  * One call is always exactly one line: messages and field values carry text from requests
  * (task names, experiment ids, error messages), so in text mode every control character
@@ -10,21 +9,13 @@
  * JSON mode the line is JSON with the same characters escaped (it parses back to the same
  * values). A field JSON cannot represent (a BigInt, a cycle) is written as its string form.
  */
+import { isSecretKey } from "./result/response.ts";
+
 export type LogFields = Record<string, unknown>;
 export type Logger = (message: string, fields?: LogFields) => void;
 
 const REDACTED = "[redacted]";
 
-/** Lower-cased and without `-`, `_`, `.` and spaces, the name contains one of these (or ends in `auth`). */
-const SECRET_NAME_PARTS = [
-  "token", "jwt", "secret", "password", "passwd", "passphrase", "authoriz", "authentic", "authjwt", "authkey", "authheader",
-  "apikey", "accesskey", "privatekey", "cookie", "session", "credential", "signature", "signedurl", "bearer",
-];
-
-export function isSecretFieldName(name: string): boolean {
-  const k = name.toLowerCase().replace(/[-_.\s]/g, "");
-  return k.endsWith("auth") || k === "pwd" || SECRET_NAME_PARTS.some((part) => k.includes(part));
-}
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 /** What JSON.stringify leaves unescaped of CONTROL (it escapes C0 itself). */
 const JSON_UNESCAPED = /[\u007f-\u009f\u2028\u2029]/g;
@@ -57,7 +48,7 @@ function safeString(value: unknown): string {
 }
 
 function redact(fields: LogFields): [string, unknown][] {
-  return Object.entries(fields).map(([k, v]) => [k, isSecretFieldName(k) ? REDACTED : v]);
+  return Object.entries(fields).map(([k, v]) => [k, isSecretKey(k) ? REDACTED : v]);
 }
 
 export function createLogger(opts: { format: "text" | "json"; quiet?: boolean; write?: (line: string) => void }): Logger {
