@@ -88,8 +88,8 @@ export default defineTask({
     checkReplaceable(exp.cellSets, key);
     const resolution = body.config?.resolution ?? body.params?.resolution ?? CLUSTER_DEFAULTS.resolution;
     const labels = await exp.memoize(`clusters:${body.type}:${resolution}`, async () =>
-      body.type === "louvain" && resolution === CLUSTER_DEFAULTS.resolution
-        ? exp.state.louvain // computed by preprocessing with the same parameters
+      body.type === "louvain" && resolution === CLUSTER_DEFAULTS.resolution && !exp.state.stored?.clusters
+        ? exp.state.louvain // computed by preprocessing with the same parameters (a Seurat object's stored clusters are not: recompute)
         : clusterCells(await clusteringNeighborsOf(exp), body.type, resolution, body.type === "louvain" ? await snnGraph(exp) : undefined),
     );
     const prefixes = key === DEFAULT_KEY ? [body.type, `${key}-${body.type}`] : [key, `${key}-${body.type}`];

@@ -140,6 +140,7 @@ async function withStored(tenx: Experiment, r: {
     neighbors: await sharedNeighbors(r.pca, n, nPcs),
     louvain,
     pcsUsed: nPcs,
+    stored: { pca: true, genes: true, clusters: true },
   };
   const cellSets = [
     clusterClass({ key: "louvain", name: "louvain clusters", type: "louvain", labels: louvain, cellIds: tenx.data.cellIds }),
