@@ -5,15 +5,15 @@
  * GetTrajectoryAnalysisStartingNodes (same body fields, same memoised graph) from the nearest
  * of `rootNodes` to the cell's projection on the graph (monocle3's order_cells).
  *
- * `rootNodes`: 0-based node indices from StartingNodes. None → INVALID_INPUT with the
- * original's message "No root nodes were selected for the analysis." (the original's code is
- * R_WORKER_TRAJECTORY_ANALYSIS_EMPTY_ROOT_NODES); an index past the graph's nodes → INVALID_INPUT
+ * `rootNodes`: 0-based node indices from StartingNodes. None → EMPTY_ROOT_NODES with the
+ * original's message "No root nodes were selected for the analysis." (sent to today's UI as the
+ * original's R_WORKER_TRAJECTORY_ANALYSIS_EMPTY_ROOT_NODES); an index past the graph's nodes → INVALID_INPUT
  * naming it (the original: an R error).
  */
 import { z } from "zod";
 import { defineTask } from "./task.ts";
 import { projectCells, pseudotime } from "../numerics/trajectory.ts";
-import { invalidInput } from "../result/errors.ts";
+import { ErrorCode, invalidInput, WorkerError } from "../result/errors.ts";
 import { exampleFields, trajectoryFields, trajectoryGraph } from "./get-trajectory-analysis-starting-nodes.ts";
 
 export const NO_ROOT_NODES = "No root nodes were selected for the analysis.";
@@ -31,7 +31,7 @@ export default defineTask({
   effect: "none",
   example: { name: "GetTrajectoryAnalysisPseudoTime", ...exampleFields(), rootNodes: [0] },
   async run(body, { experiment: exp, progress }) {
-    if (body.rootNodes.length === 0) throw invalidInput(NO_ROOT_NODES);
+    if (body.rootNodes.length === 0) throw new WorkerError(ErrorCode.EMPTY_ROOT_NODES, NO_ROOT_NODES);
     const { cells, coords, graph } = await trajectoryGraph(exp, body, progress);
     const bad = body.rootNodes.find((r) => r >= graph.nNodes);
     if (bad !== undefined) throw invalidInput(`rootNodes: node ${bad} does not exist; the graph of these cells has nodes 0 to ${graph.nNodes - 1}.`);

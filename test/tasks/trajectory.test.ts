@@ -13,6 +13,7 @@ import type { Experiment } from "../../src/experiment/experiment.ts";
 import { registry } from "../../src/tasks/registry.ts";
 import startingNodes from "../../src/tasks/get-trajectory-analysis-starting-nodes.ts";
 import pseudoTime, { NO_ROOT_NODES } from "../../src/tasks/get-trajectory-analysis-pseudo-time.ts";
+import { wireErrorCode } from "../../src/publish/wire-error-codes.ts";
 import { computeEmbedding } from "../../src/experiment/embeddings.ts";
 import { PBMC_SMALL, ROOT } from "../helpers.ts";
 import { rejectsWith, runBody } from "../task-helpers.ts";
@@ -89,7 +90,8 @@ test("pseudotime: per cell id up to the largest selected id, null outside the se
 
 test("errors: no root, a root past the nodes, an unknown set, no set, another embedding, an unknown field", async () => {
   const body = { ...COMMON, cellSets: ["louvain"] };
-  await rejectsWith(runBody(pseudoTime, small, { ...body, rootNodes: [] }), "INVALID_INPUT", new RegExp(NO_ROOT_NODES));
+  await rejectsWith(runBody(pseudoTime, small, { ...body, rootNodes: [] }), "EMPTY_ROOT_NODES", new RegExp(NO_ROOT_NODES));
+  assert.equal(wireErrorCode("EMPTY_ROOT_NODES"), "R_WORKER_TRAJECTORY_ANALYSIS_EMPTY_ROOT_NODES", "the code the UI branches on");
   await rejectsWith(runBody(pseudoTime, small, { ...body, rootNodes: [100_000] }), "INVALID_INPUT", /rootNodes: node 100000 does not exist/);
   await rejectsWith(runBody(pseudoTime, small, { ...body, rootNodes: [-1] }), "INVALID_INPUT", /rootNodes/);
   await rejectsWith(runBody(startingNodes, small, { ...COMMON, cellSets: ["no-such-set"] }), "INVALID_INPUT", /no cell set with key "no-such-set"/);
