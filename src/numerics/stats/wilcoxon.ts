@@ -19,7 +19,9 @@
  *
  * `rankSumPerGene` runs the test on every gene of a gene-major matrix (log-normalised on the
  * fly), two groups of cells given by a label per cell, with the per-gene logFC, percentages
- * of non-zero cells and AUC DifferentialExpression reports.
+ * of non-zero cells and AUC DifferentialExpression reports. It sorts each gene's values per
+ * call; gene-value-order.ts computes the same numbers from a value order sorted once per
+ * experiment (what DifferentialExpression uses), and its tests check the two agree bit for bit.
  *
  * `normalUpperTail` is accurate to ~1e-13 relative from 0 to the underflow near x = 38.5
  * (series for erf below x = 3, the Laplace continued fraction of the Mills ratio above), so
@@ -144,6 +146,14 @@ export function rankSumSorted(x: ArrayLike<number>, n1: number, y: ArrayLike<num
     if (t > 1) tieSum += t * t * t - t;
     pos += t;
   }
+  return rankSumFromSums(rankSum1, tieSum, n1, n2);
+}
+
+/**
+ * The test from the rank sum of group 1 (`rankSum1`, ties given their mean rank) and
+ * Σ(t³ − t) over the tie blocks (`tieSum`), for groups of `n1` and `n2` values (NaN dropped).
+ */
+export function rankSumFromSums(rankSum1: number, tieSum: number, n1: number, n2: number): RankSumResult {
   const w = rankSum1 - (n1 * (n1 + 1)) / 2;
   let z = w - (n1 * n2) / 2;
   const n = n1 + n2;
