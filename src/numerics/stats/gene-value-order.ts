@@ -16,8 +16,8 @@
  * Memory: 4 bytes per non-zero (an Int32 per stored entry: 340 MB for the 84 M non-zeros of
  * the 100k-cell benchmark set), 9 bytes per gene, and 64 bytes per cell for the table of
  * log-normalised values of counts 1..8 (6.4 MB at 100k cells), which spares the log1p of most
- * entries in the cell-order pass. Building it sorts every gene once (the cost of one
- * comparison of all cells with the previous code).
+ * entries in the cell-order pass. Building it sorts every gene once (about the cost of one
+ * comparison of all cells by `rankSumPerGene`), with scratch buffers of 32 bytes per cell.
  */
 import type { GeneMajorMatrix } from "../sparse.ts";
 import { normalizedValue, type Normalizer } from "../normalize.ts";
@@ -25,6 +25,8 @@ import { rankSumFromSums, type GeneRankSums } from "./wilcoxon.ts";
 
 /** Counts 1..SMALL_COUNTS have their log-normalised value per cell in a table. */
 const SMALL_COUNTS = 8;
+
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 export interface GeneValueOrder {
   /** per stored entry, row by row (aligned with the matrix's indptr): cell, or ~cell when tied with the next entry */
@@ -51,6 +53,7 @@ export function buildGeneValueOrder(m: GeneMajorMatrix, norm: Normalizer, progre
   for (let g = 0; g < nGenes; g++) maxRow = Math.max(maxRow, indptr[g + 1]! - indptr[g]!);
   const keys = new Float64Array(maxRow);
   const ids = new Int32Array(maxRow);
+  const scratch = new SortScratch(maxRow);
   for (let g = 0; g < nGenes; g++) {
     if ((g & 1023) === 1023) progress(g / nGenes);
     const start = indptr[g]!;
@@ -63,7 +66,7 @@ export function buildGeneValueOrder(m: GeneMajorMatrix, norm: Normalizer, progre
       const v = valueOf(norm, smallCounts, nCells, values[q]!, cell);
       if (Number.isNaN(v)) { back--; keys[back] = v; ids[back] = cell; } else { keys[front] = v; ids[front] = cell; front++; }
     }
-    sortByKey(keys, ids, 0, front - 1);
+    if (front <= 64 || !LITTLE_ENDIAN) sortByKey(keys, ids, 0, front - 1); else scratch.sort(keys, ids, front);
     let nonNeg = front;
     for (let i = 0; i < front; i++) if (keys[i]! >= 0) { nonNeg = i; break; }
     nonNegativeFrom[g] = nonNeg;
@@ -94,6 +97,53 @@ function valueOf(norm: Normalizer, smallCounts: Float64Array | null, nCells: num
   return normalizedValue(norm, raw, cell);
 }
 
+/**
+ * Sorting n > 64 keys (no NaN) with their ids by the engine's native sort of 64-bit integers:
+ * each key's bits, made order-preserving (sign bit flipped for ≥ 0, all bits for < 0), with
+ * the lowest ⌈log2 n⌉ bits replaced by the entry's position, so the integers sort by value
+ * (up to those low bits) and carry their entry along. An insertion sort on the full values
+ * then puts in order the rare entries whose values differ only in the bits given up.
+ */
+class SortScratch {
+  private readonly words: BigUint64Array;
+  private readonly halves: Uint32Array;
+  private readonly keyHalves: Uint32Array;
+  private readonly keyCopy: Float64Array;
+  private readonly idCopy: Int32Array;
+
+  constructor(n: number) {
+    this.words = new BigUint64Array(n);
+    this.halves = new Uint32Array(this.words.buffer);
+    this.keyCopy = new Float64Array(n);
+    this.keyHalves = new Uint32Array(this.keyCopy.buffer);
+    this.idCopy = new Int32Array(n);
+  }
+
+  sort(keys: Float64Array, ids: Int32Array, n: number): void {
+    const { words, halves, keyCopy, keyHalves, idCopy } = this;
+    keyCopy.set(keys.subarray(0, n));
+    idCopy.set(ids.subarray(0, n));
+    const bits = 32 - Math.clz32(n - 1);
+    const low = bits >= 32 ? 0xffffffff : (1 << bits) - 1;
+    // halves[2i] is the low word: typed arrays use the platform's byte order, little-endian
+    // wherever this runs (LITTLE_ENDIAN; buildGeneValueOrder uses sortByKey otherwise)
+    for (let i = 0; i < n; i++) {
+      let hi = keyHalves[2 * i + 1]!;
+      let lo = keyHalves[2 * i]!;
+      if (hi >>> 31 === 1) { hi = ~hi; lo = ~lo; } else hi |= 0x80000000;
+      halves[2 * i + 1] = hi;
+      halves[2 * i] = (lo & ~low) | i;
+    }
+    words.subarray(0, n).sort();
+    for (let r = 0; r < n; r++) {
+      const i = halves[2 * r]! & low;
+      keys[r] = keyCopy[i]!;
+      ids[r] = idCopy[i]!;
+    }
+    insertionSort(keys, ids, 0, n - 1);
+  }
+}
+
 /** Sorts keys[lo..hi] ascending (no NaN) and moves ids with them; equal keys end up adjacent. */
 function sortByKey(keys: Float64Array, ids: Int32Array, lo: number, hi: number): void {
   while (hi - lo > 16) {
@@ -114,6 +164,11 @@ function sortByKey(keys: Float64Array, ids: Int32Array, lo: number, hi: number):
     // recurse into the smaller side, loop on the larger
     if (j - lo < hi - j) { sortByKey(keys, ids, lo, j); lo = j + 1; } else { sortByKey(keys, ids, j + 1, hi); hi = j; }
   }
+  insertionSort(keys, ids, lo, hi);
+}
+
+/** Insertion sort of keys[lo..hi] with their ids: linear when they are nearly in order. */
+function insertionSort(keys: Float64Array, ids: Int32Array, lo: number, hi: number): void {
   for (let i = lo + 1; i <= hi; i++) {
     const k = keys[i]!;
     const id = ids[i]!;
