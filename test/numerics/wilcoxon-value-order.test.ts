@@ -4,7 +4,8 @@
  * payloads aside): on
  * pbmc_small's counts for several group pairs (one order reused by all of them), and on small
  * matrices with what real counts rarely hold: negative values, stored zeros, NaN, ±Infinity,
- * many ties, counts above the small-count table, the identity normaliser.
+ * many ties, counts above the small-count table, the identity normaliser, more cells than one
+ * tile of the cell-order pass.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -97,6 +98,18 @@ test("counts with equal cell totals (ties) and counts beyond the small-count tab
   const order = buildGeneValueOrder(m, norm);
   for (let trial = 0; trial < 20; trial++) {
     const { labels, n1, n2 } = labelsOf(nCells, () => Math.floor(random() * 3));
+    assertSame(rankSumPerGeneOrdered(m, norm, order, labels, n1, n2), rankSumPerGene(m, norm, labels, n1, n2), `trial ${trial}`);
+  }
+});
+
+test("more cells than one tile of the cell-order pass (40,000 cells): bit for bit", () => {
+  const random = rng(8);
+  const nCells = 40_000;
+  const m = randomMatrix(12, nCells, 0.05, () => 1 + Math.floor(random() * (random() < 0.8 ? 3 : 30)), random);
+  const norm: Normalizer = { kind: "counts", totals: Float64Array.from({ length: nCells }, () => 800 + Math.floor(random() * 4000)), scaleFactor: 1e4 };
+  const order = buildGeneValueOrder(m, norm);
+  for (let trial = 0; trial < 3; trial++) {
+    const { labels, n1, n2 } = labelsOf(nCells, (c) => (trial === 0 ? (c % 7 === 0 ? 1 : 2) : Math.floor(random() * 3)));
     assertSame(rankSumPerGeneOrdered(m, norm, order, labels, n1, n2), rankSumPerGene(m, norm, labels, n1, n2), `trial ${trial}`);
   }
 });

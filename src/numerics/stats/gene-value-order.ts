@@ -25,6 +25,8 @@ import { rankSumFromSums, type GeneRankSums } from "./wilcoxon.ts";
 
 /** Counts 1..SMALL_COUNTS have their log-normalised value per cell in a table. */
 const SMALL_COUNTS = 8;
+/** cells per tile of the cell-order pass (the count-1 slice of the table: 128 kB) */
+const CELL_TILE = 16384;
 
 const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
@@ -203,28 +205,57 @@ export function rankSumPerGeneOrdered(
   const auc = new Float64Array(nGenes);
   const { indptr, indices, values, nCells } = m;
   const { cells, nonNegativeFrom, storedZeros, nanFrom, smallCounts } = order;
+  // cell order: group sums (added in the order rankSumPerGene adds them) and non-zero counts,
+  // over tiles of CELL_TILE cells (every gene's part in one tile, then the next tile), so the
+  // table lookups stay within the tile's slice of the small-count table
+  const sums1 = new Float64Array(nGenes);
+  const sums2 = new Float64Array(nGenes);
+  const counts = new Int32Array(4 * nGenes); // k1, k2, nz1, nz2 per gene
+  const cursor = indptr.slice(0, nGenes);
+  for (let tileEnd = CELL_TILE; ; tileEnd += CELL_TILE) {
+    for (let g = 0; g < nGenes; g++) {
+      let q = cursor[g]!;
+      const end = indptr[g + 1]!;
+      if (q === end) continue;
+      let k1 = counts[4 * g]!;
+      let k2 = counts[4 * g + 1]!;
+      let nz1 = counts[4 * g + 2]!;
+      let nz2 = counts[4 * g + 3]!;
+      let sum1 = sums1[g]!;
+      let sum2 = sums2[g]!;
+      for (; q < end; q++) {
+        const cell = indices[q]!;
+        if (cell >= tileEnd) break;
+        const label = labels[cell]!;
+        if (label === 0) continue;
+        const raw = values[q]!;
+        const k = raw - 1;
+        const v = smallCounts !== null && k >= 0 && k < SMALL_COUNTS && (k | 0) === k
+          ? smallCounts[k * nCells + cell]!
+          : normalizedValue(norm, raw, cell);
+        if (label === 1) { k1++; sum1 += v; if (v !== 0) nz1++; } else { k2++; sum2 += v; if (v !== 0) nz2++; }
+      }
+      cursor[g] = q;
+      counts[4 * g] = k1;
+      counts[4 * g + 1] = k2;
+      counts[4 * g + 2] = nz1;
+      counts[4 * g + 3] = nz2;
+      sums1[g] = sum1;
+      sums2[g] = sum2;
+    }
+    if (tileEnd >= nCells) break;
+  }
+  progress(0.5);
   for (let g = 0; g < nGenes; g++) {
-    if ((g & 4095) === 4095) progress(g / nGenes);
+    if ((g & 4095) === 4095) progress(0.5 + 0.5 * (g / nGenes));
     const start = indptr[g]!;
     const end = indptr[g + 1]!;
-    // cell order: group sums (added in the order rankSumPerGene adds them), non-zero counts
-    let k1 = 0;
-    let k2 = 0;
-    let sum1 = 0;
-    let sum2 = 0;
-    let nz1 = 0;
-    let nz2 = 0;
-    for (let q = start; q < end; q++) {
-      const cell = indices[q]!;
-      const label = labels[cell]!;
-      if (label === 0) continue;
-      const raw = values[q]!;
-      const k = raw - 1;
-      const v = smallCounts !== null && k >= 0 && k < SMALL_COUNTS && (k | 0) === k
-        ? smallCounts[k * nCells + cell]!
-        : normalizedValue(norm, raw, cell);
-      if (label === 1) { k1++; sum1 += v; if (v !== 0) nz1++; } else { k2++; sum2 += v; if (v !== 0) nz2++; }
-    }
+    const k1 = counts[4 * g]!;
+    const k2 = counts[4 * g + 1]!;
+    const nz1 = counts[4 * g + 2]!;
+    const nz2 = counts[4 * g + 3]!;
+    const sum1 = sums1[g]!;
+    const sum2 = sums2[g]!;
     logFC[g] = sum1 / n1 - sum2 / n2;
     pct1[g] = (100 * nz1) / n1;
     pct2[g] = (100 * nz2) / n2;
