@@ -21,7 +21,7 @@
  */
 import type { GeneMajorMatrix } from "../sparse.ts";
 import { normalizedValue, type Normalizer } from "../normalize.ts";
-import { rankSumFromSums, type GeneRankSums } from "./wilcoxon.ts";
+import { emptyRankSums, rankSumFromSums, type GeneRankSums } from "./wilcoxon.ts";
 
 /** Counts 1..SMALL_COUNTS have their log-normalised value per cell in a table. */
 const SMALL_COUNTS = 8;
@@ -198,11 +198,7 @@ export function rankSumPerGeneOrdered(
   progress: (fraction: number) => void = () => {},
 ): GeneRankSums {
   const nGenes = m.nGenes;
-  const p = new Float64Array(nGenes);
-  const logFC = new Float64Array(nGenes);
-  const pct1 = new Float64Array(nGenes);
-  const pct2 = new Float64Array(nGenes);
-  const auc = new Float64Array(nGenes);
+  const { p, logFC, pct1, pct2, auc } = emptyRankSums(nGenes);
   const { indptr, indices, values, nCells } = m;
   const { cells, nonNegativeFrom, storedZeros, nanFrom, smallCounts } = order;
   // cell order: group sums (added in the order rankSumPerGene adds them) and non-zero counts,

@@ -163,6 +163,11 @@ export function rankSumFromSums(rankSum1: number, tieSum: number, n1: number, n2
 }
 
 /** Per-gene results of `rankSumPerGene`, aligned with the matrix's genes. */
+/** Result arrays of a per-gene rank-sum pass, zero-filled. */
+export function emptyRankSums(nGenes: number): GeneRankSums {
+  return { p: new Float64Array(nGenes), logFC: new Float64Array(nGenes), pct1: new Float64Array(nGenes), pct2: new Float64Array(nGenes), auc: new Float64Array(nGenes) };
+}
+
 export interface GeneRankSums {
   /** two-sided p-value; NaN where the test is undefined (every value of both groups tied) */
   p: Float64Array;
@@ -186,11 +191,7 @@ export function rankSumPerGene(
   progress: (fraction: number) => void = () => {},
 ): GeneRankSums {
   const nGenes = m.nGenes;
-  const p = new Float64Array(nGenes);
-  const logFC = new Float64Array(nGenes);
-  const pct1 = new Float64Array(nGenes);
-  const pct2 = new Float64Array(nGenes);
-  const auc = new Float64Array(nGenes);
+  const { p, logFC, pct1, pct2, auc } = emptyRankSums(nGenes);
   const x = new Float64Array(n1);
   const y = new Float64Array(n2);
   const { indptr, indices, values } = m;
