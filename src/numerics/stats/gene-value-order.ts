@@ -21,7 +21,7 @@
  */
 import type { GeneMajorMatrix } from "../sparse.ts";
 import { normalizedValue, type Normalizer } from "../normalize.ts";
-import { emptyRankSums, rankSumFromSums, type GeneRankSums } from "./wilcoxon.ts";
+import { emptyRankSums, rankSumFromSums, summarizeGroups, type GeneRankSums } from "./wilcoxon.ts";
 
 /** Counts 1..SMALL_COUNTS have their log-normalised value per cell in a table. */
 const SMALL_COUNTS = 8;
@@ -198,7 +198,8 @@ export function rankSumPerGeneOrdered(
   progress: (fraction: number) => void = () => {},
 ): GeneRankSums {
   const nGenes = m.nGenes;
-  const { p, logFC, pct1, pct2, auc } = emptyRankSums(nGenes);
+  const out = emptyRankSums(nGenes);
+  const { p, auc } = out;
   const { indptr, indices, values, nCells } = m;
   const { cells, nonNegativeFrom, storedZeros, nanFrom, smallCounts } = order;
   // cell order: group sums (added in the order rankSumPerGene adds them) and non-zero counts,
@@ -252,14 +253,7 @@ export function rankSumPerGeneOrdered(
     const nz2 = counts[4 * g + 3]!;
     const sum1 = sums1[g]!;
     const sum2 = sums2[g]!;
-    logFC[g] = sum1 / n1 - sum2 / n2;
-    pct1[g] = (100 * nz1) / n1;
-    pct2[g] = (100 * nz2) / n2;
-    if (k1 + k2 === 0) {
-      p[g] = NaN; // all zeros: σ = 0
-      auc[g] = 0.5;
-      continue;
-    }
+    if (!summarizeGroups(out, g, sum1, sum2, nz1, nz2, n1, n2, k1 + k2)) continue;
     // value order: NaN are dropped as R does (they leave the group sizes)
     const nanStart = start + nanFrom[g]!;
     let nan1 = 0;
@@ -320,5 +314,5 @@ export function rankSumPerGeneOrdered(
     p[g] = r.p;
     auc[g] = r.auc;
   }
-  return { p, logFC, pct1, pct2, auc };
+  return out;
 }

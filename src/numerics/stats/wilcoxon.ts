@@ -163,6 +163,21 @@ export function rankSumFromSums(rankSum1: number, tieSum: number, n1: number, n2
 }
 
 /** Per-gene results of `rankSumPerGene`, aligned with the matrix's genes. */
+/**
+ * Writes gene g's logFC and detection percentages from its group sums and non-zero counts;
+ * when neither group has a stored value (`stored` = 0) the test is undefined: p = NaN, AUC 0.5,
+ * and false is returned (nothing left to rank).
+ */
+export function summarizeGroups(out: GeneRankSums, g: number, sum1: number, sum2: number, nz1: number, nz2: number, n1: number, n2: number, stored: number): boolean {
+  out.logFC[g] = sum1 / n1 - sum2 / n2;
+  out.pct1[g] = (100 * nz1) / n1;
+  out.pct2[g] = (100 * nz2) / n2;
+  if (stored !== 0) return true;
+  out.p[g] = NaN; // all zeros: σ = 0
+  out.auc[g] = 0.5;
+  return false;
+}
+
 /** Result arrays of a per-gene rank-sum pass, zero-filled. */
 export function emptyRankSums(nGenes: number): GeneRankSums {
   return { p: new Float64Array(nGenes), logFC: new Float64Array(nGenes), pct1: new Float64Array(nGenes), pct2: new Float64Array(nGenes), auc: new Float64Array(nGenes) };
@@ -191,7 +206,8 @@ export function rankSumPerGene(
   progress: (fraction: number) => void = () => {},
 ): GeneRankSums {
   const nGenes = m.nGenes;
-  const { p, logFC, pct1, pct2, auc } = emptyRankSums(nGenes);
+  const out = emptyRankSums(nGenes);
+  const { p, auc } = out;
   const x = new Float64Array(n1);
   const y = new Float64Array(n2);
   const { indptr, indices, values } = m;
@@ -211,19 +227,12 @@ export function rankSumPerGene(
       const v = normalizedValue(norm, raw, cell);
       if (label === 1) { x[k1++] = v; sum1 += v; if (v !== 0) nz1++; } else { y[k2++] = v; sum2 += v; if (v !== 0) nz2++; }
     }
-    logFC[g] = sum1 / n1 - sum2 / n2;
-    pct1[g] = (100 * nz1) / n1;
-    pct2[g] = (100 * nz2) / n2;
-    if (k1 + k2 === 0) {
-      p[g] = NaN; // all zeros: σ = 0
-      auc[g] = 0.5;
-      continue;
-    }
+    if (!summarizeGroups(out, g, sum1, sum2, nz1, nz2, n1, n2, k1 + k2)) continue;
     const xs = x.subarray(0, k1).sort();
     const ys = y.subarray(0, k2).sort();
     const r = rankSumSorted(xs, n1, ys, n2);
     p[g] = r.p;
     auc[g] = r.auc;
   }
-  return { p, logFC, pct1, pct2, auc };
+  return out;
 }
