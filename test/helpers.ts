@@ -44,3 +44,12 @@ export async function rejectsNamingFile(p: Promise<unknown>, code: string, file:
     return true;
   });
 }
+
+/** An assert.throws / rejects predicate: a one-line INVALID_INPUT WorkerError matching `pattern`. */
+export const isInvalid = (pattern: RegExp) => (err: unknown): boolean => {
+  assert.ok(err instanceof WorkerError, String(err));
+  assert.equal(err.code, "INVALID_INPUT");
+  assert.match(err.message, pattern);
+  assert.ok(!err.message.includes("\n"));
+  return true;
+};

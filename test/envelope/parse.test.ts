@@ -4,16 +4,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseEnvelope, parseRequestText } from "../../src/envelope/parse.ts";
-import { WorkerError } from "../../src/result/errors.ts";
-import { ROOT } from "../helpers.ts";
+import { isInvalid, ROOT } from "../helpers.ts";
 
-const isInvalid = (pattern: RegExp) => (err: unknown): boolean => {
-  assert.ok(err instanceof WorkerError, String(err));
-  assert.equal(err.code, "INVALID_INPUT");
-  assert.match(err.message, pattern);
-  assert.ok(!err.message.includes("\n"));
-  return true;
-};
 
 const EXAMPLE = readFileSync(join(ROOT, "examples", "requests", "list-genes.json"));
 

@@ -9,16 +9,8 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { readRequestFile, readRequestStream } from "../../src/envelope/read.ts";
 import { parseEnvelope, parseRequestText } from "../../src/envelope/parse.ts";
-import { WorkerError } from "../../src/result/errors.ts";
-import { tempDir } from "../helpers.ts";
+import { isInvalid, tempDir } from "../helpers.ts";
 
-const isInvalid = (pattern: RegExp) => (err: unknown): boolean => {
-  assert.ok(err instanceof WorkerError, String(err));
-  assert.equal(err.code, "INVALID_INPUT");
-  assert.match(err.message, pattern);
-  assert.ok(!err.message.includes("\n"));
-  return true;
-};
 
 const REQUEST = JSON.stringify({ uuid: "u1", experimentId: "e", timeout: "2099-12-31T00:00:00Z", body: { name: "ListGenes" } });
 
