@@ -27,6 +27,9 @@ import { createLogger, type Logger } from "../log.ts";
 import { join } from "node:path";
 import { existsSync, readdirSync } from "node:fs";
 
+/** A message the worker gives back (infrastructure down too long, or a bug) is visible again after this many seconds. */
+const HAND_BACK_DELAY_S = 30;
+
 export async function serve(env: NodeJS.ProcessEnv = process.env, log: Logger = createLogger({ format: logFormat(env, "json") })): Promise<number> {
   const deployment = deploymentOf(env);
   const healthConfig = healthOf(env);
@@ -102,11 +105,11 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, log: Logger = 
           limits: { maxBytes: config.limits.maxRequestBytes, maxDepth: config.limits.maxRequestDepth },
         },
         taskLimits: { maxResultValues: config.limits.maxResultValues },
-        retries: { backoff: { initialMs: 1000, maxMs: 30_000 }, windowS: 900, handBackDelayS: 30, visibilityTimeoutS: config.visibilityTimeoutS },
+        retries: { backoff: { initialMs: 1000, maxMs: 30_000 }, windowS: 900, handBackDelayS: HAND_BACK_DELAY_S, visibilityTimeoutS: config.visibilityTimeoutS },
         log,
       },
       log,
-      options: { ...config, handBackDelayS: 30 },
+      options: { ...config, handBackDelayS: HAND_BACK_DELAY_S },
     });
     if (waiting.signal.aborted) return 0;
     // load the experiment up front so the first request does not pay for it (errors are answered per request);
