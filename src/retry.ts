@@ -52,6 +52,11 @@ export interface RetryOptions {
   onRetry?(err: unknown, attempt: number, delayMs: number): void;
   /** cuts a pause short and ends the retries (the last error is thrown) */
   signal?: AbortSignal;
+  /**
+   * No attempt after this instant (ms since the epoch): a pause that would end later is cut to
+   * end at it, so the last attempt is made at the deadline rather than given up early.
+   */
+  deadline?: number;
 }
 
 /** Runs `step` until it succeeds or `retryIf` says stop; resolves with its value and the attempt count. */
@@ -61,7 +66,9 @@ export async function retry<T>(step: (attempt: number) => Promise<T>, opts: Retr
     try {
       return { value: await step(attempt), attempts: attempt };
     } catch (err) {
-      const delay = timer.next();
+      const remaining = (opts.deadline ?? Infinity) - Date.now();
+      if (remaining <= 0) throw err;
+      const delay = Math.min(timer.next(), remaining);
       if (!opts.retryIf(err, attempt, delay)) throw err;
       opts.onRetry?.(err, attempt, delay);
       await sleep(delay, opts.signal);

@@ -193,21 +193,18 @@ async function persist<T>(deps: PipelineDeps, what: string, id: string | null, e
   const r = deps.retries;
   if (!r) return step();
   const deadline = Math.min(expiresAt ?? Infinity, Date.now() + r.windowS * 1000);
-  let last: unknown = null;
   try {
     const { value, attempts } = await retry(step, {
       backoff: r.backoff,
-      retryIf: (err, _attempt, delay) => {
-        last = err;
-        return isTransient(err) && !deps.stopping?.aborted && Date.now() + delay <= deadline;
-      },
+      retryIf: (err) => isTransient(err) && !deps.stopping?.aborted,
+      deadline,
       onRetry: (err, attempt, delay) => deps.log(`${what} failed; retrying`, { id, attempt, retryInMs: delay, error: (err as Error).message }),
       ...(deps.stopping ? { signal: deps.stopping } : {}),
     });
     if (attempts > 1) deps.log(`${what} succeeded after a retry`, { id, attempts });
     return value;
   } catch (err) {
-    if (err === last && isTransient(err)) throw new Unavailable(`${what} failed: ${(err as Error).message}`, { cause: err });
+    if (isTransient(err)) throw new Unavailable(`${what} failed: ${(err as Error).message}`, { cause: err });
     throw err;
   }
 }
@@ -236,7 +233,8 @@ async function ack(delivery: Delivery, deps: PipelineDeps): Promise<void> {
   try {
     await retry(() => delivery.ack(), {
       backoff: { initialMs: r?.backoff.initialMs ?? 1000, maxMs: Number.MAX_SAFE_INTEGER },
-      retryIf: (err, _attempt, delay) => r !== undefined && isTransient(err) && !deps.stopping?.aborted && Date.now() + delay <= deadline,
+      retryIf: (err) => r !== undefined && isTransient(err) && !deps.stopping?.aborted,
+      deadline,
       onRetry: (err, _attempt, delay) => deps.log("delete failed; retrying", { messageId: delivery.id, retryInMs: delay, error: (err as Error).message }),
       ...(deps.stopping ? { signal: deps.stopping } : {}),
     });
