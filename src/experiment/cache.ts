@@ -6,11 +6,11 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, readdir, readFile, rename, stat, writeFile, rm } from "node:fs/promises";
+import { access, mkdir, readdir, rename, stat, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { LoadedData, ObsColumn } from "./types.ts";
 import { PREPROCESS, type ProcessedState } from "./preprocess.ts";
-import { decodeStateFile, encodeStateFile } from "./state-file.ts";
+import { readStateFile, writeStateFile } from "./state-file.ts";
 
 /** Bump whenever the file layout or what preprocessing computes changes: old caches then rebuild. */
 export const CACHE_VERSION = 6;
@@ -55,14 +55,13 @@ interface Meta {
 }
 
 export async function readCache(file: string, inputHash: string, path: string): Promise<CacheLookup> {
-  let buf: Buffer;
   try {
-    buf = await readFile(file);
+    await access(file);
   } catch {
     return { status: "missing", reason: "no cache file" };
   }
   try {
-    const { meta, arrays } = decodeStateFile(buf);
+    const { meta, arrays } = await readStateFile(file);
     const m = meta as Meta;
     if (m.version !== CACHE_VERSION) return { status: "stale", reason: `cache version ${m.version}, expected ${CACHE_VERSION}` };
     if (m.inputHash !== inputHash) return { status: "stale", reason: "input file changed" };
@@ -80,7 +79,7 @@ export async function writeCache(file: string, inputHash: string, data: LoadedDa
   await mkdir(dir, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   try {
-    await writeFile(tmp, encodeStateFile(meta, arrays));
+    await writeStateFile(tmp, meta, arrays);
     await rename(tmp, file);
   } catch (err) {
     await rm(tmp, { force: true });

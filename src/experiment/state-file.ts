@@ -7,10 +7,18 @@
  * The header lists each array's name, type, byte offset and length. Reading verifies the
  * magic, the lengths and the checksum, so a truncated or corrupted file is rejected, never
  * half-trusted.
+ *
+ * Both directions stream: each array's bytes go between the file and the array's own memory
+ * in chunks, hashed on the way, so a file of many gigabytes (a million cells) needs no copy of
+ * itself in memory and no single read or write above the operating system's 2 GiB limit.
  */
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
+import { open, type FileHandle } from "node:fs/promises";
 
 const MAGIC = Buffer.from("CWSTATE\n", "latin1");
+const DIGEST_BYTES = 32;
+/** bytes per read or write call */
+const CHUNK = 64 << 20;
 
 type TypedArray = Float64Array | Float32Array | Int32Array | Uint8Array;
 const CTORS = { Float64Array, Float32Array, Int32Array, Uint8Array } as const;
@@ -20,46 +28,104 @@ interface ArrayEntry { name: string; type: TypeName; offset: number; length: num
 
 export class StateFileError extends Error {}
 
-export function encodeStateFile(meta: unknown, arrays: Record<string, TypedArray>): Buffer {
+const padTo8 = (n: number): number => Math.ceil(n / 8) * 8;
+
+/** Writes `meta` and `arrays` to `path` (created or truncated). */
+export async function writeStateFile(path: string, meta: unknown, arrays: Record<string, TypedArray>): Promise<void> {
   const entries: ArrayEntry[] = [];
   let offset = 0;
   for (const [name, arr] of Object.entries(arrays)) {
     entries.push({ name, type: arr.constructor.name as TypeName, offset, length: arr.length });
-    offset += Math.ceil(arr.byteLength / 8) * 8;
+    offset += padTo8(arr.byteLength);
   }
   const header = Buffer.from(JSON.stringify({ meta, arrays: entries }), "utf8");
-  const headerPadded = Math.ceil((MAGIC.length + 4 + header.length) / 8) * 8;
-  const body = Buffer.alloc(headerPadded + offset);
-  MAGIC.copy(body, 0);
-  body.writeUInt32LE(header.length, MAGIC.length);
-  header.copy(body, MAGIC.length + 4);
-  for (const e of entries) {
-    const arr = arrays[e.name]!;
-    Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength).copy(body, headerPadded + e.offset);
+  const head = Buffer.alloc(padTo8(MAGIC.length + 4 + header.length));
+  MAGIC.copy(head, 0);
+  head.writeUInt32LE(header.length, MAGIC.length);
+  header.copy(head, MAGIC.length + 4);
+  const fh = await open(path, "w");
+  try {
+    const hash = createHash("sha256");
+    let position = 0;
+    const put = async (bytes: Uint8Array, hashed = true): Promise<void> => {
+      for (let at = 0; at < bytes.length; at += CHUNK) {
+        const part = bytes.subarray(at, Math.min(bytes.length, at + CHUNK));
+        if (hashed) hash.update(part);
+        let done = 0;
+        while (done < part.length) done += (await fh.write(part, done, part.length - done, position + done)).bytesWritten;
+        position += part.length;
+      }
+    };
+    await put(head);
+    const zeros = new Uint8Array(8);
+    for (const arr of Object.values(arrays)) {
+      await put(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
+      await put(zeros.subarray(0, padTo8(arr.byteLength) - arr.byteLength));
+    }
+    await put(hash.digest(), false);
+  } finally {
+    await fh.close();
   }
-  const digest = createHash("sha256").update(body).digest();
-  return Buffer.concat([body, digest]);
 }
 
-export function decodeStateFile(buf: Buffer): { meta: unknown; arrays: Record<string, TypedArray> } {
-  if (buf.length < MAGIC.length + 4 + 32 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) throw new StateFileError("not a cellworker state file");
-  const body = buf.subarray(0, buf.length - 32);
-  const digest = createHash("sha256").update(body).digest();
-  if (!digest.equals(buf.subarray(buf.length - 32))) throw new StateFileError("checksum mismatch (file truncated or corrupted)");
-  const headerLength = body.readUInt32LE(MAGIC.length);
-  const header = JSON.parse(body.subarray(MAGIC.length + 4, MAGIC.length + 4 + headerLength).toString("utf8")) as { meta: unknown; arrays: ArrayEntry[] };
-  const start = Math.ceil((MAGIC.length + 4 + headerLength) / 8) * 8;
-  const arrays: Record<string, TypedArray> = {};
-  for (const e of header.arrays) {
-    const Ctor = CTORS[e.type];
-    if (!Ctor) throw new StateFileError(`unknown array type ${e.type}`);
-    const byteStart = start + e.offset;
-    const byteLength = e.length * Ctor.BYTES_PER_ELEMENT;
-    if (byteStart + byteLength > body.length) throw new StateFileError(`array ${e.name} runs past the end of the file`);
-    // copy into a fresh, aligned buffer owned by the array
-    const out = new Ctor(e.length);
-    new Uint8Array(out.buffer).set(body.subarray(byteStart, byteStart + byteLength));
-    arrays[e.name] = out;
+/** Reads a file written by writeStateFile; StateFileError when it is not one, truncated or corrupted. */
+export async function readStateFile(path: string): Promise<{ meta: unknown; arrays: Record<string, TypedArray> }> {
+  const fh = await open(path, "r");
+  try {
+    const size = (await fh.stat()).size;
+    if (size < MAGIC.length + 4 + DIGEST_BYTES) throw new StateFileError("not a cellworker state file");
+    const bodyLength = size - DIGEST_BYTES;
+    const hash = createHash("sha256");
+    const start = Buffer.alloc(MAGIC.length + 4);
+    await readFully(fh, start, 0, null);
+    if (!start.subarray(0, MAGIC.length).equals(MAGIC)) throw new StateFileError("not a cellworker state file");
+    const headerLength = start.readUInt32LE(MAGIC.length);
+    const dataStart = padTo8(MAGIC.length + 4 + headerLength);
+    if (dataStart > bodyLength) throw new StateFileError("header runs past the end of the file");
+    const head = Buffer.alloc(dataStart);
+    await readFully(fh, head, 0, hash);
+    let header: { meta: unknown; arrays: ArrayEntry[] };
+    try {
+      header = JSON.parse(head.subarray(MAGIC.length + 4, MAGIC.length + 4 + headerLength).toString("utf8")) as typeof header;
+    } catch {
+      throw new StateFileError("unreadable header (file corrupted)");
+    }
+    const arrays: Record<string, TypedArray> = {};
+    let position = dataStart;
+    for (const e of header.arrays) {
+      const Ctor = CTORS[e.type];
+      if (!Ctor) throw new StateFileError(`unknown array type ${e.type}`);
+      const byteStart = dataStart + e.offset;
+      const byteLength = e.length * Ctor.BYTES_PER_ELEMENT;
+      if (!(byteStart >= position && byteStart + byteLength <= bodyLength)) throw new StateFileError(`array ${e.name} runs past the end of the file`);
+      if (byteStart > position) await readFully(fh, Buffer.alloc(byteStart - position), position, hash); // padding
+      const out = new Ctor(e.length);
+      await readFully(fh, new Uint8Array(out.buffer), byteStart, hash);
+      arrays[e.name] = out;
+      position = byteStart + byteLength;
+    }
+    if (position < bodyLength) {
+      for (let at = position; at < bodyLength; at += CHUNK) await readFully(fh, Buffer.alloc(Math.min(CHUNK, bodyLength - at)), at, hash);
+    }
+    const digest = Buffer.alloc(DIGEST_BYTES);
+    await readFully(fh, digest, bodyLength, null);
+    if (!hash.digest().equals(digest)) throw new StateFileError("checksum mismatch (file truncated or corrupted)");
+    return { meta: header.meta, arrays };
+  } finally {
+    await fh.close();
   }
-  return { meta: header.meta, arrays };
+}
+
+/** Fills `into` from the file at `position`, in chunks, hashing what it reads. */
+async function readFully(fh: FileHandle, into: Uint8Array, position: number, hash: Hash | null): Promise<void> {
+  for (let at = 0; at < into.length; at += CHUNK) {
+    const part = into.subarray(at, Math.min(into.length, at + CHUNK));
+    let done = 0;
+    while (done < part.length) {
+      const { bytesRead } = await fh.read(part, done, part.length - done, position + at + done);
+      if (bytesRead === 0) throw new StateFileError("file truncated");
+      done += bytesRead;
+    }
+    hash?.update(part);
+  }
 }

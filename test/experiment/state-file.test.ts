@@ -1,0 +1,72 @@
+/**
+ * The processed-state container (src/experiment/state-file.ts): arrays and header come back
+ * as written; a truncated file, a flipped byte and a file of another kind are refused with
+ * StateFileError; and through the cache, a damaged file means "rebuild", never "trust".
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { readStateFile, StateFileError, writeStateFile } from "../../src/experiment/state-file.ts";
+import { openExperiment } from "../../src/experiment/open.ts";
+import { PBMC_SMALL } from "../helpers.ts";
+
+function tempDir(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), "cw-state-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const arrays = () => ({
+  a: Float64Array.from([1.5, -0, NaN, Infinity]),
+  b: Int32Array.from([7, -8, 9]), // 12 bytes: padded to 16
+  c: new Uint8Array(0),
+  d: Float32Array.from({ length: 1000 }, (_, i) => i / 3),
+  e: Uint8Array.from([1, 2, 3]),
+});
+
+test("round trip: header and every array, bit for bit", async (t) => {
+  const file = join(tempDir(t), "x.cwstate");
+  await writeStateFile(file, { hello: "wörld", n: 3 }, arrays());
+  const { meta, arrays: got } = await readStateFile(file);
+  assert.deepEqual(meta, { hello: "wörld", n: 3 });
+  const want = arrays();
+  assert.deepEqual(Object.keys(got), Object.keys(want));
+  for (const [name, arr] of Object.entries(want)) {
+    assert.equal(got[name]!.constructor, arr.constructor);
+    assert.deepEqual(new Uint8Array(got[name]!.buffer), new Uint8Array(arr.buffer), name);
+  }
+});
+
+test("truncated, flipped and foreign files are refused", async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, "x.cwstate");
+  await writeStateFile(file, { n: 1 }, arrays());
+  const bytes = readFileSync(file);
+  const variants: [string, Buffer][] = [
+    ["truncated", bytes.subarray(0, bytes.length - 40)],
+    ["flipped", Buffer.from(bytes.map((v, i) => (i === bytes.length - 100 ? v ^ 1 : v)))],
+    ["foreign", Buffer.from("PK\x03\x04 not a state file at all, but long enough to have a digest")],
+    ["empty", Buffer.alloc(0)],
+  ];
+  for (const [what, content] of variants) {
+    const f = join(dir, `${what}.cwstate`);
+    writeFileSync(f, content);
+    await assert.rejects(readStateFile(f), StateFileError, what);
+  }
+});
+
+test("a damaged cache file is rebuilt, and the rebuilt one is used", async (t) => {
+  const cacheDir = tempDir(t);
+  const first = await openExperiment({ path: PBMC_SMALL, cacheDir });
+  assert.equal(first.cache.status, "built");
+  const file = join(cacheDir, readdirSync(cacheDir)[0]!);
+  truncateSync(file, 1000);
+  const second = await openExperiment({ path: PBMC_SMALL, cacheDir });
+  assert.equal(second.cache.status, "rebuilt");
+  assert.deepEqual(second.state.louvain, first.state.louvain);
+  const third = await openExperiment({ path: PBMC_SMALL, cacheDir });
+  assert.equal(third.cache.status, "hit");
+  assert.deepEqual(third.state.pca.scores, first.state.pca.scores);
+});
