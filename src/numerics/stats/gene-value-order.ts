@@ -51,24 +51,49 @@ export function buildGeneValueOrder(m: GeneMajorMatrix, norm: Normalizer, progre
   const storedZeros = new Uint8Array(nGenes);
   const nanFrom = new Int32Array(nGenes);
   const smallCounts = smallCountTable(norm, nCells);
+  const ranked = smallCounts === null ? null : rankTable(smallCounts);
   let maxRow = 0;
   for (let g = 0; g < nGenes; g++) maxRow = Math.max(maxRow, indptr[g + 1]! - indptr[g]!);
   const keys = new Float64Array(maxRow);
   const ids = new Int32Array(maxRow);
   const scratch = new SortScratch(maxRow);
+  const small = ranked === null ? null : new RankSort(maxRow, ranked.values.length);
   for (let g = 0; g < nGenes; g++) {
     if ((g & 1023) === 1023) progress(g / nGenes);
     const start = indptr[g]!;
     const end = indptr[g + 1]!;
-    // values in, NaN to the back
+    // values in, NaN to the back; small whole counts (most entries) by the rank of their
+    // value, the rest by value
     let front = 0;
     let back = end - start;
-    for (let q = start; q < end; q++) {
-      const cell = indices[q]!;
-      const v = valueOf(norm, smallCounts, nCells, values[q]!, cell);
-      if (Number.isNaN(v)) { back--; keys[back] = v; ids[back] = cell; } else { keys[front] = v; ids[front] = cell; front++; }
+    let nSmall = 0;
+    if (small !== null && end - start >= small.minRow) {
+      const rank = ranked!.rank;
+      const sk = small.keyBuffer;
+      const si = small.idBuffer;
+      for (let q = start; q < end; q++) {
+        const cell = indices[q]!;
+        const raw = values[q]!;
+        const k = raw - 1;
+        if (k >= 0 && k < SMALL_COUNTS && (k | 0) === k) { sk[nSmall] = rank[k * nCells + cell]!; si[nSmall] = cell; nSmall++; continue; }
+        const v = normalizedValue(norm, raw, cell);
+        if (Number.isNaN(v)) { back--; keys[back] = v; ids[back] = cell; } else { keys[front] = v; ids[front] = cell; front++; }
+      }
+    } else {
+      for (let q = start; q < end; q++) {
+        const cell = indices[q]!;
+        const raw = values[q]!;
+        const k = raw - 1;
+        const v = smallCounts !== null && k >= 0 && k < SMALL_COUNTS && (k | 0) === k ? smallCounts[k * nCells + cell]! : normalizedValue(norm, raw, cell);
+        if (Number.isNaN(v)) { back--; keys[back] = v; ids[back] = cell; } else { keys[front] = v; ids[front] = cell; front++; }
+      }
     }
     if (front <= 64 || !LITTLE_ENDIAN) sortByKey(keys, ids, 0, front - 1); else scratch.sort(keys, ids, front);
+    if (nSmall > 0) {
+      small!.sort(nSmall);
+      small!.mergeInto(keys, ids, front, nSmall, ranked!.values);
+      front += nSmall;
+    }
     let nonNeg = front;
     for (let i = 0; i < front; i++) if (keys[i]! >= 0) { nonNeg = i; break; }
     nonNegativeFrom[g] = nonNeg;
@@ -81,6 +106,96 @@ export function buildGeneValueOrder(m: GeneMajorMatrix, norm: Normalizer, progre
   return { cells, nonNegativeFrom, storedZeros, nanFrom, smallCounts };
 }
 
+/**
+ * The distinct values of the small-count table in ascending order, and each table entry's
+ * position among them (equal doubles, equal rank), so that entries of small counts sort as
+ * integers; null when the table holds a NaN (negative totals), which then sorts by value.
+ */
+function rankTable(table: Float64Array): { values: Float64Array; rank: Int32Array } | null {
+  const sorted = table.slice().sort();
+  if (sorted.length > 0 && Number.isNaN(sorted[sorted.length - 1]!)) return null;
+  let n = 0;
+  for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[n - 1]) sorted[n++] = sorted[i]!;
+  const values = sorted.slice(0, n);
+  const rank = new Int32Array(table.length);
+  for (let i = 0; i < table.length; i++) {
+    const v = table[i]!;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) { const mid = (lo + hi) >>> 1; if (values[mid]! < v) lo = mid + 1; else hi = mid; }
+    rank[i] = lo;
+  }
+  return { values, rank };
+}
+
+/** A least-significant-digit radix sort of (rank, cell) pairs by rank, with its buffers. */
+class RankSort {
+  private keys: Int32Array;
+  private ids: Int32Array;
+  private keys2: Int32Array;
+  private ids2: Int32Array;
+  private readonly counts: Int32Array;
+  private readonly passes: number;
+  private readonly bits: number;
+  /** rows shorter than this sort by value instead (the bucket sweeps would dominate) */
+  readonly minRow: number;
+
+  constructor(n: number, nRanks: number) {
+    this.keys = new Int32Array(n);
+    this.ids = new Int32Array(n);
+    this.keys2 = new Int32Array(n);
+    this.ids2 = new Int32Array(n);
+    // two passes of half the rank's bits each (three above 2 x 12 bits)
+    const keyBits = 32 - Math.clz32(Math.max(1, nRanks - 1));
+    this.passes = keyBits <= 24 ? 2 : 3;
+    this.bits = Math.max(4, Math.ceil(keyBits / this.passes));
+    this.counts = new Int32Array(1 << this.bits);
+    this.minRow = 4 << this.bits;
+  }
+
+  /** the buffers pairs are written to before `sort` (valid until the next sort) */
+  get keyBuffer(): Int32Array { return this.keys; }
+  get idBuffer(): Int32Array { return this.ids; }
+
+  sort(n: number): void {
+    const bits = this.bits;
+    const mask = (1 << bits) - 1;
+    const counts = this.counts;
+    for (let pass = 0, shift = 0; pass < this.passes; pass++, shift += bits) {
+      const { keys, ids, keys2, ids2 } = this;
+      counts.fill(0);
+      for (let i = 0; i < n; i++) counts[(keys[i]! >>> shift) & mask]!++;
+      let sum = 0;
+      for (let b = 0; b <= mask; b++) { const c = counts[b]!; counts[b] = sum; sum += c; }
+      for (let i = 0; i < n; i++) {
+        const key = keys[i]!;
+        const at = counts[(key >>> shift) & mask]!++;
+        keys2[at] = key;
+        ids2[at] = ids[i]!;
+      }
+      this.keys = keys2; this.keys2 = keys;
+      this.ids = ids2; this.ids2 = ids;
+    }
+  }
+
+  /**
+   * Merges the n sorted pairs (as values) into keys/ids, whose first `front` entries are
+   * sorted values: from the back, so the result fills keys[0, front + n) in place.
+   */
+  mergeInto(keys: Float64Array, ids: Int32Array, front: number, n: number, rankValues: Float64Array): void {
+    const sk = this.keys;
+    const si = this.ids;
+    let i = front - 1;
+    let j = n - 1;
+    let w = front + n - 1;
+    while (j >= 0) {
+      const v = rankValues[sk[j]!]!;
+      if (i >= 0 && keys[i]! > v) { keys[w] = keys[i]!; ids[w] = ids[i]!; i--; } else { keys[w] = v; ids[w] = si[j]!; j--; }
+      w--;
+    }
+  }
+}
+
 function smallCountTable(norm: Normalizer, nCells: number): Float64Array | null {
   if (norm.kind !== "counts") return null;
   const table = new Float64Array(nCells * SMALL_COUNTS);
@@ -88,15 +203,6 @@ function smallCountTable(norm: Normalizer, nCells: number): Float64Array | null 
     for (let k = 1; k <= SMALL_COUNTS; k++) table[(k - 1) * nCells + c] = normalizedValue(norm, k, c);
   }
   return table;
-}
-
-/** `normalizedValue(norm, raw, cell)`, from the table when raw is a small whole count (the same double). */
-function valueOf(norm: Normalizer, smallCounts: Float64Array | null, nCells: number, raw: number, cell: number): number {
-  if (smallCounts !== null) {
-    const k = raw - 1;
-    if (k >= 0 && k < SMALL_COUNTS && (k | 0) === k) return smallCounts[k * nCells + cell]!;
-  }
-  return normalizedValue(norm, raw, cell);
 }
 
 /**
