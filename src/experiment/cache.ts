@@ -9,11 +9,12 @@ import { createReadStream } from "node:fs";
 import { access, mkdir, readdir, rename, stat, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { LoadedData, ObsColumn } from "./types.ts";
-import { PREPROCESS, type ProcessedState } from "./preprocess.ts";
+import { normalizerOf, PREPROCESS, type ProcessedState } from "./preprocess.ts";
+import { smallCountTable } from "../numerics/stats/gene-value-order.ts";
 import { readStateFile, writeStateFile } from "./state-file.ts";
 
 /** Bump whenever the file layout or what preprocessing computes changes: old caches then rebuild. */
-export const CACHE_VERSION = 6;
+export const CACHE_VERSION = 7;
 
 /** SHA-256 over the input: a file's bytes, or a folder's regular files (names and bytes, sorted). */
 export async function hashInput(path: string): Promise<string> {
@@ -108,6 +109,13 @@ function toArrays(inputHash: string, data: LoadedData, state: ProcessedState): {
     "neighbors.indices": state.neighbors.indices,
     "neighbors.distances": state.neighbors.distances,
   };
+  if (state.valueOrder) {
+    // the small-count table is recomputed on reading (8 values per cell)
+    arrays["order.cells"] = state.valueOrder.cells;
+    arrays["order.nonNegativeFrom"] = state.valueOrder.nonNegativeFrom;
+    arrays["order.storedZeros"] = state.valueOrder.storedZeros;
+    arrays["order.nanFrom"] = state.valueOrder.nanFrom;
+  }
   const obs: Meta["data"]["obs"] = [];
   for (const col of data.obs) {
     if (col.kind === "categorical") { obs.push({ name: col.name, kind: col.kind, categories: col.categories }); arrays[`obs.${col.name}`] = col.codes; }
@@ -168,6 +176,12 @@ function fromArrays(m: Meta, a: Record<string, never>, path: string): { data: Lo
     louvain: need("louvain"),
     neighbors: { nCells, k: m.neighborsK, indices: need("neighbors.indices"), distances: need("neighbors.distances") },
   };
+  if (a["order.cells"]) {
+    state.valueOrder = {
+      cells: need("order.cells"), nonNegativeFrom: need("order.nonNegativeFrom"), storedZeros: need("order.storedZeros"), nanFrom: need("order.nanFrom"),
+      smallCounts: smallCountTable(normalizerOf(data, state), nCells),
+    };
+  }
   if (m.pcsUsed !== undefined) state.pcsUsed = m.pcsUsed;
   if (m.stored !== undefined) state.stored = m.stored;
   return { data, state };

@@ -140,7 +140,7 @@ export function withinGroupsDe(exp: Experiment, groups: DeGroups, progress: (fra
   // exp.normalizer follows Seurat's order of operations (count / total * scale), so cells
   // with equal proportions get bit-identical values and ties (hence p-values) are R's.
   const labels = groupLabels(exp.nCells, groups);
-  let order = valueOrders.get(exp);
+  let order = exp.state.valueOrder ?? valueOrders.get(exp);
   let passProgress = progress;
   if (!order) {
     // once per experiment: sorts every gene (about what one comparison of all cells cost
@@ -160,8 +160,9 @@ export function withinGroupsDe(exp: Experiment, groups: DeGroups, progress: (fra
 }
 
 /**
- * Each experiment's per-gene value order (numerics/stats/gene-value-order.ts), built by its
- * first `within` comparison and dropped with the experiment. Not in `exp.memoize`: that memo
+ * The per-gene value order (numerics/stats/gene-value-order.ts) of an experiment whose state
+ * lacks one (preprocessing builds it; states made by hand do not), built by its first
+ * `within` comparison and dropped with the experiment. Not in `exp.memoize`: that memo
  * is asynchronous and withinGroupsDe is called synchronously (BatchDifferentialExpression).
  */
 const valueOrders = new WeakMap<Experiment, GeneValueOrder>();

@@ -196,7 +196,8 @@ class RankSort {
   }
 }
 
-function smallCountTable(norm: Normalizer, nCells: number): Float64Array | null {
+/** The `smallCounts` table of a value order (see GeneValueOrder); null for the identity normaliser. */
+export function smallCountTable(norm: Normalizer, nCells: number): Float64Array | null {
   if (norm.kind !== "counts") return null;
   const table = new Float64Array(nCells * SMALL_COUNTS);
   for (let c = 0; c < nCells; c++) {
