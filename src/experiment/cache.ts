@@ -14,7 +14,7 @@ import { smallCountTable } from "../numerics/stats/gene-value-order.ts";
 import { readStateFile, writeStateFile } from "./state-file.ts";
 
 /** Bump whenever the file layout or what preprocessing computes changes: old caches then rebuild. */
-export const CACHE_VERSION = 7;
+export const CACHE_VERSION = 8;
 
 /** SHA-256 over the input: a file's bytes, or a folder's regular files (names and bytes, sorted). */
 export async function hashInput(path: string): Promise<string> {
@@ -115,6 +115,12 @@ function toArrays(inputHash: string, data: LoadedData, state: ProcessedState): {
     arrays["order.nonNegativeFrom"] = state.valueOrder.nonNegativeFrom;
     arrays["order.storedZeros"] = state.valueOrder.storedZeros;
     arrays["order.nanFrom"] = state.valueOrder.nanFrom;
+    const ranks = state.valueOrder.ranks;
+    if (ranks) {
+      arrays["order.midrank"] = ranks.midrank;
+      arrays["order.zeroMidrank"] = ranks.zeroMidrank;
+      arrays["order.tieSum"] = ranks.tieSum;
+    }
   }
   const obs: Meta["data"]["obs"] = [];
   for (const col of data.obs) {
@@ -181,6 +187,7 @@ function fromArrays(m: Meta, a: Record<string, never>, path: string): { data: Lo
       cells: need("order.cells"), nonNegativeFrom: need("order.nonNegativeFrom"), storedZeros: need("order.storedZeros"), nanFrom: need("order.nanFrom"),
       smallCounts: smallCountTable(normalizerOf(data, state), nCells),
     };
+    if (a["order.midrank"]) state.valueOrder.ranks = { midrank: need("order.midrank"), zeroMidrank: need("order.zeroMidrank"), tieSum: need("order.tieSum") };
   }
   if (m.pcsUsed !== undefined) state.pcsUsed = m.pcsUsed;
   if (m.stored !== undefined) state.stored = m.stored;

@@ -76,13 +76,13 @@ export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
  * A worker holds one experiment (as the original's pods do); a budget
  * (`CELLWORKER_MEMORY_BUDGET_MB`, null: none) caps what that experiment may need, so an experiment too large for the machine is refused
  * with a clear error instead of the process being killed for running out of memory. The
- * estimate is what preprocessing holds at its peak: about 24 bytes per non-zero (the matrix,
+ * estimate is what preprocessing holds at its peak: about 28 bytes per non-zero (the matrix,
  * its scaled HVG copy and PCA work space, the per-gene value order) plus 1 KiB per cell (PCs,
  * neighbours, graph).
  */
 export function checkMemoryBudget(nonZeros: number, nCells: number, budgetMb: number | null): void {
   if (budgetMb === null || !(budgetMb > 0)) return;
-  const neededMb = Math.ceil((nonZeros * 24 + nCells * 1024) / 2 ** 20);
+  const neededMb = Math.ceil((nonZeros * 28 + nCells * 1024) / 2 ** 20);
   if (neededMb > budgetMb) {
     throw new WorkerError(ErrorCode.DATA_UNSUPPORTED, `This experiment (${nCells} cells, ${nonZeros} non-zero values) needs about ${neededMb} MiB, more than this worker's memory budget of ${budgetMb} MiB.`);
   }

@@ -71,7 +71,7 @@ export interface ProcessedState {
   stored?: StoredParts;
   /**
    * Each gene's stored entries in order of log-normalised value (numerics/stats/gene-value-order.ts),
-   * which makes every Wilcoxon comparison linear in the non-zeros: 4 bytes per non-zero plus
+   * which makes every Wilcoxon comparison linear in the non-zeros: 8 bytes per non-zero plus
    * 64 bytes per cell. Built once by preprocessing and kept in the processed-state cache.
    * Absent only in states made by hand (tests); DifferentialExpression then builds it.
    */

@@ -5,7 +5,8 @@
  * pbmc_small's counts for several group pairs (one order reused by all of them), and on small
  * matrices with what real counts rarely hold: negative values, stored zeros, NaN, ±Infinity,
  * many ties, counts above the small-count table, the identity normaliser, more cells than one
- * tile of the cell-order pass.
+ * tile of the cell-order pass. Comparisons where every cell is in a group (a cluster against
+ * the rest) take the all-cell mid-ranks' path; the others the value order's.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -78,7 +79,8 @@ test("negative values, stored zeros, NaN, ±Infinity and heavy ties (identity no
   const norm: Normalizer = { kind: "identity" };
   const order = buildGeneValueOrder(m, norm);
   for (let trial = 0; trial < 20; trial++) {
-    const { labels, n1, n2 } = labelsOf(m.nCells, () => Math.floor(random() * 3));
+    // odd trials: every cell in a group (the all-cell ranks' path)
+    const { labels, n1, n2 } = labelsOf(m.nCells, () => (trial % 2 === 1 ? 1 + Math.floor(random() * 2) : Math.floor(random() * 3)));
     assertSame(rankSumPerGeneOrdered(m, norm, order, labels, n1, n2), rankSumPerGene(m, norm, labels, n1, n2), `trial ${trial}`);
   }
   // a group made only of NaN values: its size drops to 0 → NaN p and auc, as rankSumPerGene
@@ -97,7 +99,7 @@ test("counts with equal cell totals (ties) and counts beyond the small-count tab
   const norm: Normalizer = { kind: "counts", totals: Float64Array.from({ length: nCells }, (_, c) => [500, 800, 1000.5][c % 3]!), scaleFactor: 1e4 };
   const order = buildGeneValueOrder(m, norm);
   for (let trial = 0; trial < 20; trial++) {
-    const { labels, n1, n2 } = labelsOf(nCells, () => Math.floor(random() * 3));
+    const { labels, n1, n2 } = labelsOf(nCells, () => (trial % 2 === 1 ? 1 + Math.floor(random() * 2) : Math.floor(random() * 3)));
     assertSame(rankSumPerGeneOrdered(m, norm, order, labels, n1, n2), rankSumPerGene(m, norm, labels, n1, n2), `trial ${trial}`);
   }
 });

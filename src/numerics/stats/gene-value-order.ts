@@ -13,11 +13,18 @@
  * each group form one block placed where the non-negative values start (merged with a block
  * of stored zeros, as wilcoxon.ts does).
  *
- * Memory: 4 bytes per non-zero (an Int32 per stored entry: 340 MB for the 84 M non-zeros of
- * the 100k-cell benchmark set), 9 bytes per gene, and 64 bytes per cell for the table of
- * log-normalised values of counts 1..8 (6.4 MB at 100k cells), which spares the log1p of most
- * entries in the cell-order pass. Building it sorts every gene once (about the cost of one
- * comparison of all cells by `rankSumPerGene`), with scratch buffers of 32 bytes per cell.
+ * When every cell is in one of the two groups (a cluster against the rest), the ranks do not
+ * depend on the groups: each entry's mid-rank among all cells, computed with the order, makes
+ * the comparison a single pass in cell order (group 1's rank sum is the sum of its entries'
+ * mid-ranks plus its implicit zeros' one; every term is a half-integer, so the sum is exact in
+ * any order and equals the value-order walk's bit for bit), and the value order is not read.
+ *
+ * Memory: 8 bytes per non-zero (an Int32 per stored entry for the order and a float32
+ * mid-rank: 680 MB for the 84 M non-zeros of the 100k-cell benchmark set), 25 bytes per gene,
+ * and 64 bytes per cell for the table of log-normalised values of counts 1..8 (6.4 MB at 100k
+ * cells), which spares the log1p of most entries in the cell-order pass. Building it sorts
+ * every gene once (the entries of counts 1..8 of long rows by integer rank, with a radix
+ * sort), with scratch buffers of about 50 bytes per cell.
  */
 import type { GeneMajorMatrix } from "../sparse.ts";
 import { normalizedValue, type Normalizer } from "../normalize.ts";
@@ -41,7 +48,26 @@ export interface GeneValueOrder {
   nanFrom: Int32Array;
   /** `[(k - 1) * nCells + cell]` = log-normalised value of count k in that cell (count-major: the count-1 values, most lookups, stay in cache); null for the identity normaliser */
   smallCounts: Float64Array | null;
+  /**
+   * The ranks when every cell is in one of the two groups (a cluster against the rest, the
+   * common comparison), absent above MAX_RANKED_CELLS cells. Ranks then do not depend on the
+   * groups: with them a comparison is one pass in cell order (see rankSumPerGeneOrdered).
+   */
+  ranks?: AllCellRanks;
 }
+
+/** Ranks of each gene's values among all cells (implicit zeros included, no NaN). */
+export interface AllCellRanks {
+  /** per stored entry, aligned with the matrix (cell order): its mid-rank among all cells (a half-integer, exact in float32) */
+  midrank: Float32Array;
+  /** per gene: the mid-rank of its implicit zeros (their tie block, with any stored zeros) */
+  zeroMidrank: Float64Array;
+  /** per gene: Σ (t³ − t) over its tie blocks, added in value order as rankSumPerGene adds it; NaN when the gene has a NaN value (no all-cell ranks) */
+  tieSum: Float64Array;
+}
+
+/** Above this many cells a mid-rank (≤ cells + 0.5, in halves) is not exact in float32. */
+const MAX_RANKED_CELLS = 2 ** 23 - 1;
 
 /** The per-gene value order of `m` under `norm` (see the file header). */
 export function buildGeneValueOrder(m: GeneMajorMatrix, norm: Normalizer, progress: (fraction: number) => void = () => {}): GeneValueOrder {
@@ -103,7 +129,68 @@ export function buildGeneValueOrder(m: GeneMajorMatrix, norm: Normalizer, progre
       cells[start + i] = i + 1 < front && keys[i] === keys[i + 1] ? ~ids[i]! : ids[i]!;
     }
   }
-  return { cells, nonNegativeFrom, storedZeros, nanFrom, smallCounts };
+  const order: GeneValueOrder = { cells, nonNegativeFrom, storedZeros, nanFrom, smallCounts };
+  if (nCells <= MAX_RANKED_CELLS) order.ranks = allCellRanks(m, order);
+  return order;
+}
+
+/**
+ * Mid-ranks among all cells, from the value order: the walk rankSumPerGeneOrdered makes when
+ * every cell is in a group, writing each tie block's mid-rank to its entries' matrix positions.
+ */
+export function allCellRanks(m: GeneMajorMatrix, order: Omit<GeneValueOrder, "ranks">): AllCellRanks {
+  const { nGenes, nCells, indptr, indices } = m;
+  const { cells, nonNegativeFrom, storedZeros, nanFrom } = order;
+  const midrank = new Float32Array(indices.length);
+  const zeroMidrank = new Float64Array(nGenes);
+  const tieSum = new Float64Array(nGenes);
+  const positionOf = new Int32Array(nCells); // cell → its entry in the current row
+  for (let g = 0; g < nGenes; g++) {
+    const start = indptr[g]!;
+    const end = indptr[g + 1]!;
+    const nanStart = start + nanFrom[g]!;
+    if (nanStart < end) { tieSum[g] = NaN; zeroMidrank[g] = NaN; continue; }
+    for (let q = start; q < end; q++) positionOf[indices[q]!] = q;
+    const zeroAt = start + nonNegativeFrom[g]!;
+    const zeros = nCells - (end - start);
+    let pos = 0;
+    let ties = 0;
+    let t = 0; // entries in the tie block being read
+    let blockStart = start; // first order position of that block
+    const close = (q: number, extra: number): void => {
+      // the block of order positions [blockStart, q] plus `extra` implicit zeros
+      const size = t + extra;
+      const mid = pos + (size + 1) / 2;
+      for (let r = blockStart; r <= q; r++) { const c = cells[r]!; midrank[positionOf[c < 0 ? ~c : c]!] = mid; }
+      if (extra > 0) zeroMidrank[g] = mid;
+      if (size > 1) ties += size * size * size - size;
+      pos += size;
+    };
+    let pendingZeros = 0;
+    for (let q = start; q < nanStart; q++) {
+      if (q === zeroAt) {
+        if (storedZeros[g] === 1) pendingZeros = zeros;
+        else {
+          const mid = pos + (zeros + 1) / 2;
+          zeroMidrank[g] = mid;
+          if (zeros > 1) ties += zeros * zeros * zeros - zeros;
+          pos += zeros;
+        }
+      }
+      t++;
+      if (cells[q]! < 0) continue;
+      close(q, pendingZeros);
+      pendingZeros = 0;
+      t = 0;
+      blockStart = q + 1;
+    }
+    if (zeroAt === nanStart) { // no value ≥ 0: the zeros come last
+      zeroMidrank[g] = pos + (zeros + 1) / 2;
+      if (zeros > 1) ties += zeros * zeros * zeros - zeros;
+    }
+    tieSum[g] = ties;
+  }
+  return { midrank, zeroMidrank, tieSum };
 }
 
 /**
@@ -315,6 +402,11 @@ export function rankSumPerGeneOrdered(
   const sums1 = new Float64Array(nGenes);
   const sums2 = new Float64Array(nGenes);
   const counts = new Int32Array(4 * nGenes); // k1, k2, nz1, nz2 per gene
+  // every cell in a group: group 1's rank sum from the all-cell mid-ranks, in the same pass
+  // (exact: half-integers below 2^52, whatever the order of addition)
+  const ranks = n1 + n2 === nCells ? order.ranks : undefined;
+  const midrank = ranks?.midrank ?? new Float32Array(0);
+  const rankSums1 = new Float64Array(ranks ? nGenes : 0);
   const cursor = indptr.slice(0, nGenes);
   for (let tileEnd = CELL_TILE; ; tileEnd += CELL_TILE) {
     for (let g = 0; g < nGenes; g++) {
@@ -327,17 +419,33 @@ export function rankSumPerGeneOrdered(
       let nz2 = counts[4 * g + 3]!;
       let sum1 = sums1[g]!;
       let sum2 = sums2[g]!;
-      for (; q < end; q++) {
-        const cell = indices[q]!;
-        if (cell >= tileEnd) break;
-        const label = labels[cell]!;
-        if (label === 0) continue;
-        const raw = values[q]!;
-        const k = raw - 1;
-        const v = smallCounts !== null && k >= 0 && k < SMALL_COUNTS && (k | 0) === k
-          ? smallCounts[k * nCells + cell]!
-          : normalizedValue(norm, raw, cell);
-        if (label === 1) { k1++; sum1 += v; if (v !== 0) nz1++; } else { k2++; sum2 += v; if (v !== 0) nz2++; }
+      if (ranks) {
+        let rs1 = rankSums1[g]!;
+        for (; q < end; q++) {
+          const cell = indices[q]!;
+          if (cell >= tileEnd) break;
+          const label = labels[cell]!;
+          const raw = values[q]!;
+          const k = raw - 1;
+          const v = smallCounts !== null && k >= 0 && k < SMALL_COUNTS && (k | 0) === k
+            ? smallCounts[k * nCells + cell]!
+            : normalizedValue(norm, raw, cell);
+          if (label === 1) { k1++; sum1 += v; if (v !== 0) nz1++; rs1 += midrank[q]!; } else { k2++; sum2 += v; if (v !== 0) nz2++; }
+        }
+        rankSums1[g] = rs1;
+      } else {
+        for (; q < end; q++) {
+          const cell = indices[q]!;
+          if (cell >= tileEnd) break;
+          const label = labels[cell]!;
+          if (label === 0) continue;
+          const raw = values[q]!;
+          const k = raw - 1;
+          const v = smallCounts !== null && k >= 0 && k < SMALL_COUNTS && (k | 0) === k
+            ? smallCounts[k * nCells + cell]!
+            : normalizedValue(norm, raw, cell);
+          if (label === 1) { k1++; sum1 += v; if (v !== 0) nz1++; } else { k2++; sum2 += v; if (v !== 0) nz2++; }
+        }
       }
       cursor[g] = q;
       counts[4 * g] = k1;
@@ -361,6 +469,12 @@ export function rankSumPerGeneOrdered(
     const sum1 = sums1[g]!;
     const sum2 = sums2[g]!;
     if (!summarizeGroups(out, g, sum1, sum2, nz1, nz2, n1, n2, k1 + k2)) continue;
+    if (ranks && !Number.isNaN(ranks.tieSum[g]!)) {
+      const r = rankSumFromSums(rankSums1[g]! + (n1 - k1) * ranks.zeroMidrank[g]!, ranks.tieSum[g]!, n1, n2);
+      p[g] = r.p;
+      auc[g] = r.auc;
+      continue;
+    }
     // value order: NaN are dropped as R does (they leave the group sizes)
     const nanStart = start + nanFrom[g]!;
     let nan1 = 0;
