@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- make-data --cells N [--seed S] [--thin P] [--source DIR] [--out DIR]`:
+ * `npm run bench -- make-data --cells N [--seed S] [--thin P] [--source DIR] [--out DIR] [--h5 auto|yes|no]`:
  * a realistic large experiment made of real cells. Each new cell is a real cell drawn at random
  * (with replacement) from the source dataset, its counts binomially thinned (every UMI kept with
  * probability P, default 0.8), so the new cells keep real expression profiles and sample labels
@@ -7,6 +7,11 @@
  * vanishingly unlikely). Written twice, as a Cell Ranger v3 HDF5 file
  * (`filtered_feature_bc_matrix.h5`) and as a 10x Matrix Market folder (`mtx/`, with an `annotations.csv` holding each cell's sample and source barcode). Same seed, same Matrix Market
  * bytes and the same HDF5 contents (the .h5 bytes differ only in HDF5 object timestamps).
+ *
+ * The .h5 is written through h5wasm, which holds a whole dataset in its WebAssembly memory
+ * (4 GiB at most): `--h5 auto` (the default) skips it above 2^28 non-zeros (about 300,000 such
+ * cells), where the int64 `indices` alone would need 2 GiB there; the Matrix Market folder is
+ * streamed and has no such limit.
  *
  * Default source: ../shared/data/pbmc_stacked_12k_multisample, else the bundled pbmc3k.
  * Default output: bench/data/resampled_<N>.
@@ -27,7 +32,11 @@ export interface MakeDataOptions {
   thin: number;
   source: string;
   out: string;
+  h5: "auto" | "yes" | "no";
 }
+
+/** Above this many non-zeros `--h5 auto` writes no .h5 (see the header). */
+const H5_MAX_NON_ZEROS = 2 ** 28;
 
 export function defaultSource(): string {
   const stacked = resolve(root, "..", "shared", "data", "pbmc_stacked_12k_multisample");
@@ -43,12 +52,15 @@ export function parseMakeDataArgs(args: string[]): MakeDataOptions {
   if (!Number.isInteger(cells) || cells < 1) throw new Error("make-data needs --cells N (a positive integer)");
   const thin = Number(opt("thin") ?? 0.8);
   if (!(thin > 0 && thin <= 1)) throw new Error("--thin must be in (0, 1]");
+  const h5 = opt("h5") ?? "auto";
+  if (h5 !== "auto" && h5 !== "yes" && h5 !== "no") throw new Error("--h5 must be auto, yes or no");
   return {
     cells,
     seed: Number(opt("seed") ?? 1),
     thin,
     source: resolve(opt("source") ?? defaultSource()),
     out: resolve(opt("out") ?? join(root, "bench", "data", `resampled_${cells}`)),
+    h5,
   };
 }
 
@@ -117,13 +129,18 @@ export async function makeData(o: MakeDataOptions, log: (m: string) => void = ()
     "barcode,sample,source_barcode\n" + barcodes.map((b, j) => `${b},${sampleOf(drawn[j]!)},${src.barcodes[drawn[j]!]}`).join("\n") + "\n",
   );
   log(`wrote ${join(o.out, "mtx")} in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
-  const t2 = performance.now();
-  await writeTenxH5(join(o.out, "filtered_feature_bc_matrix.h5"), cm, src.genes, barcodes);
-  log(`wrote ${join(o.out, "filtered_feature_bc_matrix.h5")} in ${((performance.now() - t2) / 1000).toFixed(1)} s`);
+  const withH5 = o.h5 === "yes" || (o.h5 === "auto" && w <= H5_MAX_NON_ZEROS);
+  if (withH5) {
+    const t2 = performance.now();
+    await writeTenxH5(join(o.out, "filtered_feature_bc_matrix.h5"), cm, src.genes, barcodes);
+    log(`wrote ${join(o.out, "filtered_feature_bc_matrix.h5")} in ${((performance.now() - t2) / 1000).toFixed(1)} s`);
+  } else {
+    log(`no .h5: ${w} non-zeros is above what h5wasm can hold in memory to write one (--h5 auto)`);
+  }
   const info = {
     source: o.source, cells: o.cells, genes: m.nGenes, nonZeros: w, seed: o.seed, thin: o.thin,
     samples: sample ? Object.fromEntries(countBy(Array.from(drawn, sampleOf))) : null,
-    files: { h5: "filtered_feature_bc_matrix.h5", mtx: "mtx/" },
+    files: { ...(withH5 ? { h5: "filtered_feature_bc_matrix.h5" } : {}), mtx: "mtx/" },
     seconds: Math.round((performance.now() - started) / 100) / 10,
   };
   writeFileSync(join(o.out, "MADE.json"), JSON.stringify(info, null, 2) + "\n");
