@@ -67,8 +67,10 @@ export function geneMajorFromTriplets(
 ): GeneMajorMatrix {
   const nnz = genes.length;
   // Order triplets by cell first (counting sort), then by gene, so each gene row ends up
-  // with ascending cell indices.
-  const byCell = countingOrder(cells, nCells);
+  // with ascending cell indices. Files written cell by cell (10x Matrix Market) are already
+  // in cell order: then the triplets' own order serves, without an index array of 4 bytes
+  // per entry.
+  const byCell = inCellOrder(cells) ? null : countingOrder(cells, nCells);
   const perGene = new Float64Array(nGenes + 1);
   for (let t = 0; t < nnz; t++) {
     const g = genes[t]!;
@@ -82,13 +84,18 @@ export function geneMajorFromTriplets(
   const outIdx = new Int32Array(nnz);
   const outVal = new Float32Array(nnz);
   for (let k = 0; k < nnz; k++) {
-    const t = byCell[k]!;
+    const t = byCell === null ? k : byCell[k]!;
     const g = genes[t]!;
     const pos = fill[g]!++;
     outIdx[pos] = cells[t]!;
     outVal[pos] = values[t]!;
   }
   return compact({ nGenes, nCells, indptr: perGene, indices: outIdx, values: outVal });
+}
+
+function inCellOrder(cells: Int32Array): boolean {
+  for (let i = 1; i < cells.length; i++) if (cells[i]! < cells[i - 1]!) return false;
+  return true;
 }
 
 /** Indices 0..n-1 ordered by key (stable counting sort over keys in [0, nKeys)). */
