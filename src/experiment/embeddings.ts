@@ -31,7 +31,8 @@ export function computeEmbedding(exp: Experiment, params: EmbeddingParams, progr
       params.type === "umap"
         // uwot's (and so Seurat's) default number of epochs: 500 up to 10 000 cells, 200 above
         ? { method: "umap", neighbors: nn.k, minDist: params.minDist, epochs: exp.nCells > 10_000 ? 200 : 500 }
-        : { method: "tsne", perplexity: params.perplexity },
+        // t-SNE starts from the first two PCs (deterministic; keeps the global arrangement)
+        : { method: "tsne", perplexity: params.perplexity, learningRate: params.learningRate, init: firstPcs(coords, exp.nCells, dims, 2) },
       progress,
     );
     const bad = nonFiniteCells(out, exp.nCells, 2);

@@ -5,6 +5,7 @@
  */
 import * as scran from "scran.js";
 import { availableParallelism } from "node:os";
+import { tsne } from "./tsne/tsne.ts";
 
 let ready: Promise<unknown> | null = null;
 
@@ -85,14 +86,20 @@ export async function nearestNeighbors(coords: Float64Array, nCells: number, dim
 /** Options of the iterative 2-D embeddings. */
 export type EmbeddingMethod =
   | { method: "umap"; neighbors: number; minDist: number; epochs?: number }
-  | { method: "tsne"; perplexity: number; maxIterations?: number };
+  // t-SNE with FFT-interpolated repulsion (src/numerics/tsne/); init: cells x 2 start (first two PCs)
+  | { method: "tsne"; perplexity: number; learningRate?: number; maxIterations?: number; init?: Float64Array }
+  // scran.js's Barnes-Hut t-SNE (qdtsne), the method before: kept for bench/tsne-quality.ts, not exposed to requests
+  | { method: "tsne-barnes-hut"; perplexity: number; maxIterations?: number };
 
 /**
- * UMAP or t-SNE from precomputed neighbours. Returns cells x 2, row-major.
+ * UMAP or t-SNE from precomputed neighbours. Returns cells x 2, row-major. t-SNE is
+ * src/numerics/tsne/ (synchronous; progress about every half second); UMAP and the old
+ * Barnes-Hut t-SNE are scran.js's.
  * The iterations run in slices of about half a second so that `onProgress(fraction)` reports
  * real progress (epochs or iterations done); slicing does not change the result.
  */
 export async function embed2d(nn: Neighbors, opts: EmbeddingMethod, onProgress?: (fraction: number) => void): Promise<Float64Array> {
+  if (opts.method === "tsne") return tsne(nn, opts, onProgress);
   await initScran();
   const runs = new Int32Array(nn.nCells).fill(nn.k);
   let results: scran.FindNearestNeighborsResults | undefined;
@@ -109,12 +116,12 @@ export async function embed2d(nn: Neighbors, opts: EmbeddingMethod, onProgress?:
         onProgress?.(umap.currentEpoch!() / total);
       }
     } else {
-      const tsne = scran.initializeTsne(results, { perplexity: opts.perplexity, neighbors: nn.k });
-      state = tsne;
+      const bh = scran.initializeTsne(results, { perplexity: opts.perplexity, neighbors: nn.k });
+      state = bh;
       const maxIterations = opts.maxIterations ?? 1000;
-      while (tsne.iterations!() < maxIterations) {
-        tsne.run({ maxIterations, runTime: slice });
-        onProgress?.(tsne.iterations!() / maxIterations);
+      while (bh.iterations!() < maxIterations) {
+        bh.run({ maxIterations, runTime: slice });
+        onProgress?.(bh.iterations!() / maxIterations);
       }
     }
     const { x, y } = state.extractCoordinates();
