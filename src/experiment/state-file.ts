@@ -1,22 +1,34 @@
 /**
  * A small versioned binary container for typed arrays plus a JSON header:
  *
- *   "CWSTATE\n" | u32 header length | header JSON | zero padding to 8 bytes | array bytes … |
- *   32-byte SHA-256 of everything before it
+ *   "CWSTAT2\n" | u32 header length | header JSON | zero padding to 8 bytes | array bytes … |
+ *   u32 CRC-32 of everything before it
  *
  * The header lists each array's name, type, byte offset and length. Reading verifies the
  * magic, the lengths and the checksum, so a truncated or corrupted file is rejected, never
- * half-trusted.
+ * half-trusted. The checksum guards against accidents (a full disk, a torn copy, bit rot), as
+ * gzip's and PNG's CRC-32 do; the cache folder is the worker's own, so it is not a signature.
+ * CRC-32 runs at about 2.5 GB/s here against SHA-256's 0.75 GB/s (the first format), which is
+ * seconds on the 14 GB of a million-cell experiment's cache.
  *
  * Both directions stream: each array's bytes go between the file and the array's own memory
  * in chunks, hashed on the way, so a file of many gigabytes (a million cells) needs no copy of
  * itself in memory and no single read or write above the operating system's 2 GiB limit.
  */
-import { createHash, type Hash } from "node:crypto";
+import { crc32 } from "node:zlib";
 import { open, type FileHandle } from "node:fs/promises";
 
-const MAGIC = Buffer.from("CWSTATE\n", "latin1");
-const DIGEST_BYTES = 32;
+const MAGIC = Buffer.from("CWSTAT2\n", "latin1");
+const DIGEST_BYTES = 4;
+/** the first format's magic (SHA-256 trailer): read as "rebuild" */
+const OLD_MAGIC = Buffer.from("CWSTATE\n", "latin1");
+
+/** A running CRC-32. */
+class Crc {
+  value = 0;
+  update(bytes: Uint8Array): void { this.value = crc32(bytes, this.value); }
+  bytes(): Buffer { const b = Buffer.alloc(DIGEST_BYTES); b.writeUInt32LE(this.value >>> 0); return b; }
+}
 /** bytes per read or write call */
 const CHUNK = 64 << 20;
 
@@ -45,7 +57,7 @@ export async function writeStateFile(path: string, meta: unknown, arrays: Record
   header.copy(head, MAGIC.length + 4);
   const fh = await open(path, "w");
   try {
-    const hash = createHash("sha256");
+    const hash = new Crc();
     let position = 0;
     const put = async (bytes: Uint8Array, hashed = true): Promise<void> => {
       for (let at = 0; at < bytes.length; at += CHUNK) {
@@ -62,7 +74,7 @@ export async function writeStateFile(path: string, meta: unknown, arrays: Record
       await put(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
       await put(zeros.subarray(0, padTo8(arr.byteLength) - arr.byteLength));
     }
-    await put(hash.digest(), false);
+    await put(hash.bytes(), false);
   } finally {
     await fh.close();
   }
@@ -75,9 +87,10 @@ export async function readStateFile(path: string): Promise<{ meta: unknown; arra
     const size = (await fh.stat()).size;
     if (size < MAGIC.length + 4 + DIGEST_BYTES) throw new StateFileError("not a cellworker state file");
     const bodyLength = size - DIGEST_BYTES;
-    const hash = createHash("sha256");
+    const hash = new Crc();
     const start = Buffer.alloc(MAGIC.length + 4);
     await readFully(fh, start, 0, null);
+    if (start.subarray(0, MAGIC.length).equals(OLD_MAGIC)) throw new StateFileError("an older cache format (SHA-256 checksum)");
     if (!start.subarray(0, MAGIC.length).equals(MAGIC)) throw new StateFileError("not a cellworker state file");
     const headerLength = start.readUInt32LE(MAGIC.length);
     const dataStart = padTo8(MAGIC.length + 4 + headerLength);
@@ -109,7 +122,7 @@ export async function readStateFile(path: string): Promise<{ meta: unknown; arra
     }
     const digest = Buffer.alloc(DIGEST_BYTES);
     await readFully(fh, digest, bodyLength, null);
-    if (!hash.digest().equals(digest)) throw new StateFileError("checksum mismatch (file truncated or corrupted)");
+    if (!hash.bytes().equals(digest)) throw new StateFileError("checksum mismatch (file truncated or corrupted)");
     return { meta: header.meta, arrays };
   } finally {
     await fh.close();
@@ -117,7 +130,7 @@ export async function readStateFile(path: string): Promise<{ meta: unknown; arra
 }
 
 /** Fills `into` from the file at `position`, in chunks, hashing what it reads. */
-async function readFully(fh: FileHandle, into: Uint8Array, position: number, hash: Hash | null): Promise<void> {
+async function readFully(fh: FileHandle, into: Uint8Array, position: number, hash: Crc | null): Promise<void> {
   for (let at = 0; at < into.length; at += CHUNK) {
     const part = into.subarray(at, Math.min(into.length, at + CHUNK));
     let done = 0;
