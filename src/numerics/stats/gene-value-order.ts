@@ -84,6 +84,9 @@ export function buildGeneValueOrder(m: GeneMajorMatrix, norm: Normalizer, progre
   const ids = new Int32Array(maxRow);
   const scratch = new SortScratch(maxRow);
   const small = ranked === null ? null : new RankSort(maxRow, ranked.values.length);
+  const ranks: AllCellRanks | null = nCells <= MAX_RANKED_CELLS
+    ? { midrank: new Float32Array(indices.length), zeroMidrank: new Float64Array(nGenes), tieSum: new Float64Array(nGenes) }
+    : null;
   for (let g = 0; g < nGenes; g++) {
     if ((g & 1023) === 1023) progress(g / nGenes);
     const start = indptr[g]!;
@@ -101,9 +104,9 @@ export function buildGeneValueOrder(m: GeneMajorMatrix, norm: Normalizer, progre
         const cell = indices[q]!;
         const raw = values[q]!;
         const k = raw - 1;
-        if (k >= 0 && k < SMALL_COUNTS && (k | 0) === k) { sk[nSmall] = rank[k * nCells + cell]!; si[nSmall] = cell; nSmall++; continue; }
+        if (k >= 0 && k < SMALL_COUNTS && (k | 0) === k) { sk[nSmall] = rank[k * nCells + cell]!; si[nSmall] = q - start; nSmall++; continue; }
         const v = normalizedValue(norm, raw, cell);
-        if (Number.isNaN(v)) { back--; keys[back] = v; ids[back] = cell; } else { keys[front] = v; ids[front] = cell; front++; }
+        if (Number.isNaN(v)) { back--; keys[back] = v; ids[back] = q - start; } else { keys[front] = v; ids[front] = q - start; front++; }
       }
     } else {
       for (let q = start; q < end; q++) {
@@ -111,7 +114,7 @@ export function buildGeneValueOrder(m: GeneMajorMatrix, norm: Normalizer, progre
         const raw = values[q]!;
         const k = raw - 1;
         const v = smallCounts !== null && k >= 0 && k < SMALL_COUNTS && (k | 0) === k ? smallCounts[k * nCells + cell]! : normalizedValue(norm, raw, cell);
-        if (Number.isNaN(v)) { back--; keys[back] = v; ids[back] = cell; } else { keys[front] = v; ids[front] = cell; front++; }
+        if (Number.isNaN(v)) { back--; keys[back] = v; ids[back] = q - start; } else { keys[front] = v; ids[front] = q - start; front++; }
       }
     }
     if (front <= 64 || !LITTLE_ENDIAN) sortByKey(keys, ids, 0, front - 1); else scratch.sort(keys, ids, front);
@@ -125,72 +128,48 @@ export function buildGeneValueOrder(m: GeneMajorMatrix, norm: Normalizer, progre
     nonNegativeFrom[g] = nonNeg;
     storedZeros[g] = nonNeg < front && keys[nonNeg] === 0 ? 1 : 0;
     nanFrom[g] = front;
-    for (let i = 0, n = end - start; i < n; i++) {
-      cells[start + i] = i + 1 < front && keys[i] === keys[i + 1] ? ~ids[i]! : ids[i]!;
+    const n = end - start;
+    for (let i = 0; i < n; i++) {
+      const cell = indices[start + ids[i]!]!;
+      cells[start + i] = i + 1 < front && keys[i] === keys[i + 1] ? ~cell : cell;
     }
-  }
-  const order: GeneValueOrder = { cells, nonNegativeFrom, storedZeros, nanFrom, smallCounts };
-  if (nCells <= MAX_RANKED_CELLS) order.ranks = allCellRanks(m, order);
-  return order;
-}
-
-/**
- * Mid-ranks among all cells, from the value order: the walk rankSumPerGeneOrdered makes when
- * every cell is in a group, writing each tie block's mid-rank to its entries' matrix positions.
- */
-export function allCellRanks(m: GeneMajorMatrix, order: Omit<GeneValueOrder, "ranks">): AllCellRanks {
-  const { nGenes, nCells, indptr, indices } = m;
-  const { cells, nonNegativeFrom, storedZeros, nanFrom } = order;
-  const midrank = new Float32Array(indices.length);
-  const zeroMidrank = new Float64Array(nGenes);
-  const tieSum = new Float64Array(nGenes);
-  const positionOf = new Int32Array(nCells); // cell → its entry in the current row
-  for (let g = 0; g < nGenes; g++) {
-    const start = indptr[g]!;
-    const end = indptr[g + 1]!;
-    const nanStart = start + nanFrom[g]!;
-    if (nanStart < end) { tieSum[g] = NaN; zeroMidrank[g] = NaN; continue; }
-    for (let q = start; q < end; q++) positionOf[indices[q]!] = q;
-    const zeroAt = start + nonNegativeFrom[g]!;
-    const zeros = nCells - (end - start);
+    if (ranks === null) continue;
+    if (front < n) { ranks.tieSum[g] = NaN; ranks.zeroMidrank[g] = NaN; continue; } // NaN values: no all-cell ranks
+    // mid-ranks among all cells: the walk rankSumPerGeneOrdered makes when every cell is in a
+    // group (same blocks, same order of the tie sum's terms)
+    const { midrank, zeroMidrank } = ranks;
+    const zeros = nCells - n;
     let pos = 0;
     let ties = 0;
-    let t = 0; // entries in the tie block being read
-    let blockStart = start; // first order position of that block
-    const close = (q: number, extra: number): void => {
-      // the block of order positions [blockStart, q] plus `extra` implicit zeros
-      const size = t + extra;
-      const mid = pos + (size + 1) / 2;
-      for (let r = blockStart; r <= q; r++) { const c = cells[r]!; midrank[positionOf[c < 0 ? ~c : c]!] = mid; }
-      if (extra > 0) zeroMidrank[g] = mid;
-      if (size > 1) ties += size * size * size - size;
-      pos += size;
-    };
-    let pendingZeros = 0;
-    for (let q = start; q < nanStart; q++) {
-      if (q === zeroAt) {
+    let blockStart = 0;
+    let pendingZeros = 0; // implicit zeros joining the block of stored zeros
+    for (let i = 0; i < front; i++) {
+      if (i === nonNeg) {
         if (storedZeros[g] === 1) pendingZeros = zeros;
         else {
-          const mid = pos + (zeros + 1) / 2;
-          zeroMidrank[g] = mid;
+          zeroMidrank[g] = pos + (zeros + 1) / 2;
           if (zeros > 1) ties += zeros * zeros * zeros - zeros;
           pos += zeros;
         }
       }
-      t++;
-      if (cells[q]! < 0) continue;
-      close(q, pendingZeros);
-      pendingZeros = 0;
-      t = 0;
-      blockStart = q + 1;
+      if (i + 1 < front && keys[i] === keys[i + 1]) continue;
+      const size = i + 1 - blockStart + pendingZeros;
+      const mid = pos + (size + 1) / 2;
+      for (let r = blockStart; r <= i; r++) midrank[start + ids[r]!] = mid;
+      if (pendingZeros > 0) { zeroMidrank[g] = mid; pendingZeros = 0; }
+      if (size > 1) ties += size * size * size - size;
+      pos += size;
+      blockStart = i + 1;
     }
-    if (zeroAt === nanStart) { // no value ≥ 0: the zeros come last
+    if (nonNeg === front) { // no value ≥ 0: the zeros come last
       zeroMidrank[g] = pos + (zeros + 1) / 2;
       if (zeros > 1) ties += zeros * zeros * zeros - zeros;
     }
-    tieSum[g] = ties;
+    ranks.tieSum[g] = ties;
   }
-  return { midrank, zeroMidrank, tieSum };
+  const order: GeneValueOrder = { cells, nonNegativeFrom, storedZeros, nanFrom, smallCounts };
+  if (ranks !== null) order.ranks = ranks;
+  return order;
 }
 
 /**
