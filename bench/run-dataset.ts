@@ -4,8 +4,9 @@
  *
  *   node bench/run-dataset.ts cold  <input> <cacheDir>               read + preprocess (+ cache write)
  *   node bench/run-dataset.ts warm  <input> <cacheDir>               open from the processed-state cache
- *   node bench/run-dataset.ts steps <input> <cacheDir> <runs> <budgetSeconds>
+ *   node bench/run-dataset.ts steps <input> <cacheDir> <runs> <budgetSeconds> [step,step,...]
  *                                                                    warm open, then every timed step
+ *                                                                    (or only those listed)
  *
  * Timing policy (the same in bench/seurat.R): one warm-up run, then up to `runs` timed runs
  * while the step's budget lasts; the median is reported. A step whose first run alone exceeds
@@ -26,7 +27,9 @@ import { clusteringNeighborsOf } from "../src/tasks/cluster-cells.ts";
 import { clusterCells } from "../src/numerics/cluster.ts";
 import { GENES2, GENES50, DOTPLOT_GENES, LIST_FILTER } from "./steps.ts";
 
-const [mode, input, cacheDir, runsArg, budgetArg] = process.argv.slice(2);
+const [mode, input, cacheDir, runsArg, budgetArg, stepsArg] = process.argv.slice(2);
+const only = stepsArg ? new Set(stepsArg.split(",")) : null;
+const want = (step: string): boolean => only === null || only.has(step);
 if (!mode || !input || !cacheDir) {
   process.stderr.write("usage: run-dataset.ts cold|warm|steps <input> <cacheDir> [runs budgetSeconds]\n");
   process.exit(2);
@@ -133,32 +136,53 @@ async function task(body: RunInput["body"], opts: { fresh?: boolean; pagination?
 }
 
 const steps: Record<string, Outcome> = {};
+/** A step's outcome with the process's peak RSS after it (it only grows: the step that raised it shows). */
+const record = (step: string, outcome: Outcome): void => { steps[step] = { ...outcome, peakRssMiBAfter: peakRssMiB() } as Outcome; };
+const rssAfterOpenMiB = peakRssMiB();
 const log = (m: string): void => { process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${m}\n`); };
-log("GetEmbedding umap"); steps.umap = await task({ name: "GetEmbedding", type: "umap" }, { fresh: true });
-log("GetEmbedding tsne"); steps.tsne = await task({ name: "GetEmbedding", type: "tsne" }, { fresh: true });
-log("ClusterCells");
-{
+if (want("umap")) {
+  log("GetEmbedding umap");
+  record("umap", await task({ name: "GetEmbedding", type: "umap" }, { fresh: true }));
+}
+if (want("tsne")) {
+  log("GetEmbedding tsne");
+  record("tsne", await task({ name: "GetEmbedding", type: "tsne" }, { fresh: true }));
+}
+if (want("clusterCells")) {
+  log("ClusterCells");
   const t = performance.now();
   const nn = await clusteringNeighborsOf(exp);
   const neighborsMs = round1(performance.now() - t);
   const timed = await repeated(() => clusterCells(nn, "louvain", 0.8));
   const served = await repeated(async () => { const r = await runTask(fresh(), { body: { name: "ClusterCells", type: "louvain", config: { resolution: 0.8 } } }); if (!r.ok) throw new Error(r.message); });
-  steps.clusterCells = { ...timed, kNearestNeighborsMs: neighborsMs, servedMs: served.medianMs };
+  record("clusterCells", { ...timed, kNearestNeighborsMs: neighborsMs, servedMs: served.medianMs });
 }
-log("DifferentialExpression");
-steps.differentialExpression = await task(
-  { name: "DifferentialExpression", cellSet: "louvain-0", compareWith: "rest", basis: "all", comparisonType: "within" },
-  { fresh: true, pagination: { orderBy: "p_val_adj", orderDirection: "ASC", offset: 0, limit: 50, responseKey: 0 } },
-);
-log("MarkerHeatmap"); steps.markerHeatmap = await task({ name: "MarkerHeatmap", nGenes: 5, selectedCellSet: "louvain" }, { fresh: true });
-log("GeneExpression"); steps.geneExpression2 = await task({ name: "GeneExpression", genes: [...GENES2] });
-steps.geneExpression50 = await task({ name: "GeneExpression", genes: [...GENES50] });
-log("ListGenes");
-steps.listGenes = await task({ name: "ListGenes", selectFields: ["gene_names", "dispersions"], orderBy: "dispersions", orderDirection: "DESC", offset: 0, limit: 50, geneNamesFilter: LIST_FILTER });
-log("DotPlot");
-steps.dotPlot = await task(
-  { name: "DotPlot", useMarkerGenes: false, numberOfMarkers: 3, customGenesList: [...DOTPLOT_GENES], groupBy: "louvain", filterBy: { group: "All" } },
-  { fresh: true },
-);
-process.stdout.write(JSON.stringify({ warmOpenMs: Math.round(openMs), ...describe(exp), steps, peakRssMiB: peakRssMiB() }) + "\n");
+if (want("differentialExpression")) {
+  log("DifferentialExpression");
+  record("differentialExpression", await task(
+    { name: "DifferentialExpression", cellSet: "louvain-0", compareWith: "rest", basis: "all", comparisonType: "within" },
+    { fresh: true, pagination: { orderBy: "p_val_adj", orderDirection: "ASC", offset: 0, limit: 50, responseKey: 0 } },
+  ));
+}
+if (want("markerHeatmap")) {
+  log("MarkerHeatmap");
+  record("markerHeatmap", await task({ name: "MarkerHeatmap", nGenes: 5, selectedCellSet: "louvain" }, { fresh: true }));
+}
+if (want("geneExpression2")) {
+  log("GeneExpression");
+  record("geneExpression2", await task({ name: "GeneExpression", genes: [...GENES2] }));
+}
+if (want("geneExpression50")) record("geneExpression50", await task({ name: "GeneExpression", genes: [...GENES50] }));
+if (want("listGenes")) {
+  log("ListGenes");
+  record("listGenes", await task({ name: "ListGenes", selectFields: ["gene_names", "dispersions"], orderBy: "dispersions", orderDirection: "DESC", offset: 0, limit: 50, geneNamesFilter: LIST_FILTER }));
+}
+if (want("dotPlot")) {
+  log("DotPlot");
+  record("dotPlot", await task(
+    { name: "DotPlot", useMarkerGenes: false, numberOfMarkers: 3, customGenesList: [...DOTPLOT_GENES], groupBy: "louvain", filterBy: { group: "All" } },
+    { fresh: true },
+  ));
+}
+process.stdout.write(JSON.stringify({ warmOpenMs: Math.round(openMs), rssAfterOpenMiB, ...describe(exp), steps, peakRssMiB: peakRssMiB() }) + "\n");
 process.exit(0);
