@@ -138,7 +138,7 @@ function measureCellworker(d: Dataset, pin: boolean, withH5: boolean): Record<st
     return {
       cpus: pin ? 1 : availableParallelism(),
       ...about,
-      coldStart: { ms: cold.ms, readMs: cold.readMs, preprocessMs: cold.preprocessMs, cacheWriteMs: cold.cacheWriteMs, peakRssMiB: cold.peakRssMiB },
+      coldStart: { ms: cold.ms, readMs: cold.readMs, preprocessMs: cold.preprocessMs, stagesMs: cold.stagesMs, cacheWriteMs: cold.cacheWriteMs, peakRssMiB: cold.peakRssMiB },
       ...(coldH5 ? { coldStartFromH5: { ms: coldH5.ms, readMs: coldH5.readMs, preprocessMs: coldH5.preprocessMs, peakRssMiB: coldH5.peakRssMiB } } : {}),
       warmStart: { medianMs: median(warm.map((w) => w.ms)), samplesMs: warm.map((w) => w.ms), peakRssMiB: Math.max(...warm.map((w) => w.peakRssMiB)) },
       steps,

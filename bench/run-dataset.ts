@@ -37,20 +37,21 @@ if (!mode || !input || !cacheDir) {
 const peakRssMiB = (): number => Math.round(process.resourceUsage().maxRSS / 1024);
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 
-async function open(): Promise<{ exp: Experiment; ms: number; readMs?: number; preprocessMs?: number }> {
+async function open(): Promise<{ exp: Experiment; ms: number; readMs?: number; preprocessMs?: number; stagesMs?: Record<string, number> }> {
   let readMs: number | undefined;
   let preprocessMs: number | undefined;
+  let stagesMs: Record<string, number> | undefined;
   const started = performance.now();
   const exp = await openExperiment({
     path: input!,
     cacheDir: cacheDir!,
     log: (message, fields) => {
       if (message.startsWith("read ")) readMs = fields?.ms as number;
-      if (message.startsWith("preprocessed")) preprocessMs = fields?.ms as number;
+      if (message.startsWith("preprocessed")) { preprocessMs = fields?.ms as number; stagesMs = fields?.stages as Record<string, number>; }
     },
   });
   const ms = performance.now() - started;
-  return { exp, ms, ...(readMs !== undefined ? { readMs } : {}), ...(preprocessMs !== undefined ? { preprocessMs } : {}) };
+  return { exp, ms, ...(readMs !== undefined ? { readMs } : {}), ...(preprocessMs !== undefined ? { preprocessMs, stagesMs } : {}) };
 }
 
 function describe(exp: Experiment): Record<string, unknown> {
@@ -58,12 +59,12 @@ function describe(exp: Experiment): Record<string, unknown> {
 }
 
 if (mode === "cold" || mode === "warm") {
-  const { exp, ms, readMs, preprocessMs } = await open();
+  const { exp, ms, readMs, preprocessMs, stagesMs } = await open();
   const expected = mode === "cold" ? "built" : "hit";
   if (exp.cache.status !== expected) throw new Error(`${mode} start: cache status ${exp.cache.status}, expected ${expected}`);
   process.stdout.write(JSON.stringify({
     ms: Math.round(ms),
-    ...(readMs !== undefined ? { readMs, preprocessMs, cacheWriteMs: Math.round(ms - readMs - (preprocessMs ?? 0)) } : {}),
+    ...(readMs !== undefined ? { readMs, preprocessMs, stagesMs, cacheWriteMs: Math.round(ms - readMs - (preprocessMs ?? 0)) } : {}),
     cache: exp.cache.status, peakRssMiB: peakRssMiB(), ...describe(exp),
   }) + "\n");
   process.exit(0);

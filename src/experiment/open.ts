@@ -52,12 +52,22 @@ export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
     checkMinimumSize(data);
     checkMemoryBudget(data.matrix.indices.length, data.matrix.nCells, opts.limits?.memoryBudgetMb ?? null);
     const t = Date.now();
-    const state = await preprocess(data);
+    // how long each stage took (logged with the total)
+    const stages: Record<string, number> = {};
+    let stage = "";
+    let stageStart = t;
+    const state = await preprocess(data, (next) => {
+      const now = Date.now();
+      if (stage) stages[stage] = now - stageStart;
+      stage = next;
+      stageStart = now;
+    });
+    if (stage) stages[stage] = Date.now() - stageStart;
     for (const note of data.notes) log(note);
     const stored = state.stored ? Object.entries(state.stored).filter(([, v]) => v).map(([k]) => k) : [];
     log(stored.length > 0
       ? `preprocessed (QC, neighbours${state.stored?.pca ? "" : ", PCA"}${state.stored?.genes ? "" : ", HVGs"}${state.stored?.clusters ? "" : ", Louvain"}; the object's stored ${stored.join(", ")} used as they are)`
-      : "preprocessed (QC, LogNormalize, vst HVGs, PCA, SNN + Louvain)", { ms: Date.now() - t });
+      : "preprocessed (QC, LogNormalize, vst HVGs, PCA, SNN + Louvain)", { ms: Date.now() - t, stages });
     loaded = { data, state };
     if (cacheFile) {
       try {

@@ -116,10 +116,11 @@ export async function preprocess(data: LoadedData, progress: (step: string) => v
     const pcaOut = await computePca(m, norm, hvgs, Math.min(PREPROCESS.nPcs, Math.max(1, m.nCells - 1)));
     pca = { nPcs: pcaOut.nPcs, scores: pcaOut.scores, varianceExplained: pcaOut.varianceExplained };
   }
-  progress("clusters");
+  progress("neighbours");
   // the pipeline's neighbours use all numPCs components; computed PCs: the first 30
   const dims = storedPca ? pca.nPcs : Math.min(PREPROCESS.pcsUsed, pca.nPcs);
   const nn = await sharedNeighbors(firstPcs(pca.scores, m.nCells, pca.nPcs, dims), m.nCells, dims);
+  progress("clusters");
   const storedClusters = seurat ? seuratClustersOf(data) : undefined;
   const louvain = storedClusters ?? clusterFromNeighbors(clusteringSubset(nn), PREPROCESS.resolution, PREPROCESS.seed);
   progress("value order");
