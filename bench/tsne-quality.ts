@@ -6,7 +6,7 @@
  * nearest neighbours in the first-30-PC space kept among its 15 nearest in 2-D;
  * test/science/embeddings.test.ts's metric). Prints JSON.
  *
- *   taskset -c 0 node bench/tsne-quality.ts [--reps 3] [--variants old,new] DATASET_DIR...
+ *   taskset -c 0 node bench/tsne-quality.ts [--reps 3] [--variants old,new] [--sample 0] DATASET_DIR...
  *
  * Old and new alternate within each repetition (the machine is shared with other work, so wall
  * times are noisy: cpuMs, the process's CPU time, is the steadier figure); times are medians.
@@ -21,22 +21,27 @@ import { knnPreservation } from "../test/science/reference.ts";
 import { DEFAULT_TSNE_ITERATIONS } from "../src/numerics/tsne/tsne.ts";
 import { DEFAULT_INTERPOLATION } from "../src/numerics/tsne/interpolation.ts";
 import { execFileSync } from "node:child_process";
+import { Random } from "../src/numerics/random.ts";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     reps: { type: "string", default: "3" },
+    // preservation over this many random cells (their neighbours among all cells): for 100k cells
+    sample: { type: "string", default: "0" },
     variants: { type: "string", default: "old,new" },
   },
 });
 const reps = Number(values.reps);
+const sample = Number(values.sample);
 const variants = values.variants.split(",") as ("old" | "new")[];
 
 /** Each row's k nearest other rows (exact, Euclidean; as reference.ts's exactKnn, with a bounded selection instead of a full sort). */
-function exactKnnFast(x: Float64Array, n: number, d: number, k: number): Int32Array[] {
+function exactKnnFast(x: Float64Array, n: number, d: number, k: number, rows: Int32Array | null): Int32Array[] {
   const out: Int32Array[] = [];
   const bestD = new Float64Array(k), bestI = new Int32Array(k);
-  for (let i = 0; i < n; i++) {
+  for (let r = 0; r < (rows ? rows.length : n); r++) {
+    const i = rows ? rows[r]! : r;
     bestD.fill(Infinity); bestI.fill(-1);
     for (let j = 0; j < n; j++) {
       if (j === i) continue;
@@ -61,7 +66,8 @@ for (const path of positionals) {
   const { scores, nPcs } = exp.state.pca;
   const coords = firstPcs(scores, n, nPcs, 30);
   const dims = Math.min(30, nPcs);
-  const pcaKnn = exactKnnFast(coords, n, dims, 15);
+  const rows = sample > 0 && sample < n ? new Random(1).sampleIndices(n, sample) : null;
+  const pcaKnn = exactKnnFast(coords, n, dims, 15, rows);
   const perVariant: Record<string, { ms: number[]; cpuMs: number[]; neighborMs: number[]; preservation: number[] }> = {};
   for (let r = 0; r < reps; r++) {
     for (const v of variants) {
@@ -73,14 +79,14 @@ for (const path of positionals) {
         : { method: "tsne", perplexity: 30, learningRate: 200, init: firstPcs(coords, n, dims, 2) };
       const layout = await embed2d(nn, opts);
       const ms = performance.now() - started; const cu = process.cpuUsage(cpu0); const cpuMs = (cu.user + cu.system) / 1000;
-      const preservation = knnPreservation(pcaKnn, exactKnnFast(layout, n, 2, 15));
+      const preservation = knnPreservation(pcaKnn, exactKnnFast(layout, n, 2, 15, rows));
       const e = (perVariant[v] ??= { ms: [], cpuMs: [], neighborMs: [], preservation: [] });
       e.ms.push(Math.round(ms)); e.cpuMs.push(Math.round(cpuMs)); e.neighborMs.push(Math.round(neighborMs)); e.preservation.push(Number(preservation.toFixed(4)));
       process.stderr.write(`${basename(path)} ${v} rep ${r}: ${Math.round(ms)} ms (CPU ${Math.round(cpuMs)} ms; neighbours ${Math.round(neighborMs)} ms), preservation ${preservation.toFixed(4)}\n`);
     }
   }
   results.push({
-    dataset: basename(path), cells: n,
+    dataset: basename(path), cells: n, preservationOver: rows ? `${rows.length} random cells (seed 1)` : "all cells",
     variants: Object.fromEntries(Object.entries(perVariant).map(([v, e]) => [v, { ...e, medianMs: median(e.ms), medianCpuMs: median(e.cpuMs), medianPreservation: median(e.preservation) }])),
   });
 }

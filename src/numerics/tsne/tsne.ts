@@ -102,7 +102,8 @@ export function symmetricAffinities(nn: TsneNeighbors, cond: Float64Array): Affi
     }
   }
   const rowPtr = new Int32Array(n + 1);
-  const cols = new Int32Array(2 * n * k), vals = new Float64Array(2 * n * k);
+  // each unordered pair once: at most one per directed neighbour edge
+  const cols = new Int32Array(n * k), vals = new Float64Array(n * k);
   const order = new Float64Array(k);
   const scale = 1 / (2 * n);
   let nnz = 0;
