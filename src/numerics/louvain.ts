@@ -16,24 +16,55 @@ export interface LouvainOptions {
 
 interface Level {
   n: number;
-  offsets: Float64Array;
+  /** adjacency of node i spans [offsets[i], offsets[i+1]); rows ascending by target */
+  offsets: Int32Array;
   targets: Int32Array;
   weights: Float64Array;
-  /** weight of each node's self-loop (internal weight of an aggregated community) */
-  self: Float64Array;
   /** k_i: total incident weight, self-loops counted twice */
   degree: Float64Array;
+  /** rows ascending and j in row i exactly when i is in row j (see `symmetricSorted`) */
+  symmetric: boolean;
+}
+
+/** Communities adjacent to a node that its scan is remembered for (CACHE slots a node). */
+const CACHE = 8;
+
+/**
+ * Scratch arrays of one run, sized for the first level and reused by the smaller ones. Kept
+ * between calls: `linkTo` is all zeros again after each node.
+ */
+interface Work {
+  community: Int32Array;
+  tot: Float64Array;
+  linkTo: Float64Array;
+  /** communities adjacent to the current node, in order of first sight */
+  seen: Int32Array;
+  order: Int32Array;
+  /**
+   * A node's last scan: its adjacent communities in order of first sight (cacheComm) and the
+   * summed weights to them (cacheLink), node i at [i·CACHE, i·CACHE + cacheLen[i]); -1 when a
+   * neighbour has changed community since, or the node has more than CACHE adjacent communities.
+   */
+  cacheLen: Int32Array;
+  cacheComm: Int32Array;
+  cacheLink: Float64Array;
 }
 
 export function louvain(graph: WeightedGraph, opts: LouvainOptions): { membership: Int32Array; modularity: number } {
   const base = baseLevel(assertNoSelfLoops(graph));
-  const twoM = base.degree.reduce((a, b) => a + b, 0);
+  let twoM = 0;
+  for (let i = 0; i < base.n; i++) twoM += base.degree[i]!;
   const starts = opts.starts ?? 10;
   const rng = new Random(opts.seed ?? 0);
+  const n = base.n;
+  const work: Work = {
+    community: new Int32Array(n), tot: new Float64Array(n), linkTo: new Float64Array(n), seen: new Int32Array(n), order: new Int32Array(n),
+    cacheLen: new Int32Array(n), cacheComm: new Int32Array(n * CACHE), cacheLink: new Float64Array(n * CACHE),
+  };
   let best: { membership: Int32Array; modularity: number } | null = null;
   for (let s = 0; s < starts; s++) {
-    const membership = runOnce(base, opts.resolution, twoM, new Random(Math.floor(rng.next() * 2 ** 31)));
-    const modularity = quality(base, membership, opts.resolution, twoM);
+    const membership = runOnce(base, opts.resolution, twoM, new Random(Math.floor(rng.next() * 2 ** 31)), work);
+    const modularity = quality(base, membership, opts.resolution, twoM, work);
     if (best === null || modularity > best.modularity + 1e-12) best = { membership, modularity };
   }
   const result = best ?? { membership: new Int32Array(graph.nNodes), modularity: 0 };
@@ -43,23 +74,50 @@ export function louvain(graph: WeightedGraph, opts: LouvainOptions): { membershi
 /** The first level: the graph as given (no self-loops; see snn.ts), node degrees summed once. */
 function baseLevel(g: WeightedGraph): Level {
   const n = g.nNodes;
+  if (g.targets.length > 0x7fffffff) throw new RangeError("louvain: more than 2^31 - 1 edges");
+  const offsets = new Int32Array(n + 1);
+  for (let i = 0; i <= n; i++) offsets[i] = g.offsets[i]!;
+  const weights = g.weights;
   const degree = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let d = 0;
-    for (let p = g.offsets[i]!; p < g.offsets[i + 1]!; p++) d += g.weights[p]!;
+    const end = offsets[i + 1]!;
+    for (let p = offsets[i]!; p < end; p++) d += weights[p]!;
     degree[i] = d;
   }
-  return { n, offsets: g.offsets, targets: g.targets, weights: g.weights, self: new Float64Array(n), degree };
+  return { n, offsets, targets: g.targets, weights, degree, symmetric: symmetricSorted(n, offsets, g.targets) };
 }
 
-function runOnce(base: Level, gamma: number, twoM: number, rng: Random): Int32Array {
+/**
+ * True when every row is ascending and the adjacency is symmetric (as multisets: each entry j
+ * in row i pairs with its own entry i in row j). Rows are visited in order, so the entries of
+ * row j that name earlier rows are consumed in its own order by a cursor; one pass, O(n) memory.
+ */
+function symmetricSorted(n: number, offsets: Int32Array, targets: Int32Array): boolean {
+  const cursor = offsets.slice(0, n);
+  for (let i = 0; i < n; i++) {
+    const end = offsets[i + 1]!;
+    for (let p = offsets[i]!; p < end; p++) {
+      const j = targets[p]!;
+      if (j < 0 || j >= n || (p > offsets[i]! && targets[p - 1]! > j)) return false;
+      const q = cursor[j]!;
+      if (q >= offsets[j + 1]! || targets[q] !== i) return false;
+      cursor[j] = q + 1;
+    }
+  }
+  for (let j = 0; j < n; j++) if (cursor[j] !== offsets[j + 1]) return false;
+  return true;
+}
+
+function runOnce(base: Level, gamma: number, twoM: number, rng: Random, work: Work): Int32Array {
   let level = base;
   // membership of the original nodes
-  let membership = Int32Array.from({ length: base.n }, (_, i) => i);
+  const membership = new Int32Array(base.n);
+  for (let i = 0; i < base.n; i++) membership[i] = i;
   for (;;) {
-    const { community, moved } = moveNodes(level, gamma, twoM, rng);
+    const moved = moveNodes(level, gamma, twoM, rng, work);
     if (!moved) break;
-    const { relabelled, count } = relabel(community);
+    const { relabelled, count } = relabel(work.community.subarray(0, level.n));
     for (let i = 0; i < membership.length; i++) membership[i] = relabelled[membership[i]!]!;
     if (count === level.n) break;
     level = aggregate(level, relabelled, count);
@@ -67,46 +125,101 @@ function runOnce(base: Level, gamma: number, twoM: number, rng: Random): Int32Ar
   return membership;
 }
 
-/** Local moving phase; returns each node's community. */
-function moveNodes(g: Level, gamma: number, twoM: number, rng: Random): { community: Int32Array; moved: boolean } {
+/**
+ * Local moving phase: leaves each node's community in work.community[0, n); true when any
+ * node moved. Each node, in a seeded random order, goes to the adjacent community (or stays)
+ * with the largest gain linkTo(c) − γ·k_i·tot(c)/2m, a community replacing the best so far
+ * only when better by more than 1e-12; sweeps repeat until none moves.
+ *
+ * linkTo of a node depends only on its neighbours' communities, so on a symmetric graph a node
+ * whose neighbours have not moved since its last scan reuses that scan's communities and sums
+ * (the same numbers in the same order); a node that moves forgets its neighbours' scans.
+ * tot is not cached: it changes with every visit and is read afresh.
+ */
+function moveNodes(g: Level, gamma: number, twoM: number, rng: Random, work: Work): boolean {
   const n = g.n;
-  const community = Int32Array.from({ length: n }, (_, i) => i);
-  const tot = Float64Array.from(g.degree);
-  const linkTo = new Float64Array(n);
-  const seen: number[] = [];
-  const order = rng.shuffle(Int32Array.from({ length: n }, (_, i) => i));
+  const { offsets, targets, weights, degree } = g;
+  const community = work.community;
+  const tot = work.tot;
+  const linkTo = work.linkTo;
+  const seen = work.seen;
+  const { cacheLen, cacheComm, cacheLink } = work;
+  const cached = g.symmetric;
+  cacheLen.fill(-1, 0, n);
+  for (let i = 0; i < n; i++) community[i] = i;
+  tot.set(degree);
+  const order = work.order.subarray(0, n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  rng.shuffle(order);
   let movedAny = false;
   for (let sweep = 0; sweep < 1000; sweep++) {
     let moves = 0;
     for (let t = 0; t < n; t++) {
       const i = order[t]!;
       const ci = community[i]!;
-      const ki = g.degree[i]!;
-      for (let p = g.offsets[i]!; p < g.offsets[i + 1]!; p++) {
-        const c = community[g.targets[p]!]!;
-        if (linkTo[c] === 0) seen.push(c);
-        linkTo[c]! += g.weights[p]!;
+      const ki = degree[i]!;
+      let nSeen = 0;
+      const end = offsets[i + 1]!;
+      let p = offsets[i]!;
+      const remembered = cacheLen[i]!;
+      if (remembered >= 0) {
+        for (let q = 0, at = i * CACHE; q < remembered; q++, at++) {
+          const c = cacheComm[at]!;
+          seen[q] = c;
+          linkTo[c] = cacheLink[at]!;
+        }
+        nSeen = remembered;
+      } else if (p < end) {
+        // linkTo[c] += w for each edge, in edge order; a run of edges into the same community
+        // is summed in a local (the same additions, without a store and reload per edge)
+        let cRun = community[targets[p]!]!;
+        let acc = linkTo[cRun]!;
+        if (acc === 0) seen[nSeen++] = cRun;
+        acc += weights[p]!;
+        for (p++; p < end; p++) {
+          const c = community[targets[p]!]!;
+          if (c !== cRun) {
+            linkTo[cRun] = acc;
+            cRun = c;
+            acc = linkTo[c]!;
+            if (acc === 0) seen[nSeen++] = c;
+          }
+          acc += weights[p]!;
+        }
+        linkTo[cRun] = acc;
+        if (cached && nSeen <= CACHE) {
+          for (let q = 0, at = i * CACHE; q < nSeen; q++, at++) {
+            const c = seen[q]!;
+            cacheComm[at] = c;
+            cacheLink[at] = linkTo[c]!;
+          }
+          cacheLen[i] = nSeen;
+        }
       }
-      tot[ci]! -= ki;
+      tot[ci] = tot[ci]! - ki;
       const scale = (gamma * ki) / twoM;
       let bestC = ci;
       let bestGain = linkTo[ci]! - scale * tot[ci]!;
-      for (const c of seen) {
+      for (let q = 0; q < nSeen; q++) {
+        const c = seen[q]!;
         const gain = linkTo[c]! - scale * tot[c]!;
         if (gain > bestGain + 1e-12) {
           bestGain = gain;
           bestC = c;
         }
       }
-      for (const c of seen) linkTo[c] = 0;
-      seen.length = 0;
-      tot[bestC]! += ki;
-      if (bestC !== ci) { community[i] = bestC; moves++; }
+      for (let q = 0; q < nSeen; q++) linkTo[seen[q]!] = 0;
+      tot[bestC] = tot[bestC]! + ki;
+      if (bestC !== ci) {
+        community[i] = bestC;
+        moves++;
+        for (let q = offsets[i]!; q < end; q++) cacheLen[targets[q]!] = -1;
+      }
     }
     if (moves === 0) break;
     movedAny = true;
   }
-  return { community, moved: movedAny };
+  return movedAny;
 }
 
 function relabel(community: Int32Array): { relabelled: Int32Array; count: number } {
@@ -121,51 +234,88 @@ function relabel(community: Int32Array): { relabelled: Int32Array; count: number
   return { relabelled, count };
 }
 
+/**
+ * Communities become nodes: an edge's weight is the sum of the weights between the two
+ * communities, added in node order then adjacency order (so sums round the same on every run);
+ * rows ascending by target. Edges inside a community become its self-loop, which only its
+ * degree records: local moving ignores self-loops and modularity is computed on the first level.
+ */
 function aggregate(g: Level, comm: Int32Array, count: number): Level {
-  const self = new Float64Array(count);
+  const n = g.n;
+  const { offsets, targets, weights } = g;
   const degree = new Float64Array(count);
-  const edges = new Map<number, number>();
-  for (let i = 0; i < g.n; i++) {
-    const ci = comm[i]!;
-    degree[ci]! += g.degree[i]!;
-    self[ci]! += g.self[i]!;
-    for (let p = g.offsets[i]!; p < g.offsets[i + 1]!; p++) {
-      const j = g.targets[p]!;
-      const cj = comm[j]!;
-      const w = g.weights[p]!;
-      if (ci === cj) {
-        self[ci]! += w / 2; // each undirected edge is seen from both ends
-      } else {
-        const key = ci * count + cj;
-        edges.set(key, (edges.get(key) ?? 0) + w);
+  for (let i = 0; i < n; i++) degree[comm[i]!]! += g.degree[i]!;
+  // members of each community, ascending
+  const start = new Int32Array(count + 1);
+  for (let i = 0; i < n; i++) start[comm[i]! + 1]!++;
+  for (let c = 0; c < count; c++) start[c + 1]! += start[c]!;
+  const members = new Int32Array(n);
+  const fill = start.slice(0, count);
+  for (let i = 0; i < n; i++) members[fill[comm[i]!]!++] = i;
+  // each community's row, accumulated densely; rows grow into typed buffers
+  const sum = new Float64Array(count);
+  const mark = new Int32Array(count).fill(-1);
+  const row = new Int32Array(count);
+  const newOffsets = new Int32Array(count + 1);
+  let newTargets = new Int32Array(Math.max(16, Math.min(targets.length, count * count)));
+  let newWeights = new Float64Array(newTargets.length);
+  let nEdges = 0;
+  for (let ci = 0; ci < count; ci++) {
+    let nRow = 0;
+    for (let m = start[ci]!; m < start[ci + 1]!; m++) {
+      const i = members[m]!;
+      const end = offsets[i + 1]!;
+      for (let p = offsets[i]!; p < end; p++) {
+        const cj = comm[targets[p]!]!;
+        if (cj === ci) continue;
+        if (mark[cj] !== ci) { mark[cj] = ci; sum[cj] = 0; row[nRow++] = cj; }
+        sum[cj] = sum[cj]! + weights[p]!;
       }
     }
+    const sorted = row.subarray(0, nRow).sort();
+    if (nEdges + nRow > newTargets.length) {
+      const grown = Math.max(newTargets.length * 2, nEdges + nRow);
+      const t = new Int32Array(grown); t.set(newTargets.subarray(0, nEdges)); newTargets = t;
+      const w = new Float64Array(grown); w.set(newWeights.subarray(0, nEdges)); newWeights = w;
+    }
+    for (let q = 0; q < nRow; q++) {
+      const cj = sorted[q]!;
+      newTargets[nEdges] = cj;
+      newWeights[nEdges] = sum[cj]!;
+      nEdges++;
+    }
+    newOffsets[ci + 1] = nEdges;
   }
-  const keys = [...edges.keys()].sort((a, b) => a - b);
-  const offsets = new Float64Array(count + 1);
-  const targets = new Int32Array(keys.length);
-  const weights = new Float64Array(keys.length);
-  keys.forEach((key, p) => {
-    const a = Math.floor(key / count);
-    targets[p] = key - a * count;
-    weights[p] = edges.get(key)!;
-    offsets[a + 1]! += 1;
-  });
-  for (let c = 0; c < count; c++) offsets[c + 1]! += offsets[c]!;
-  return { n: count, offsets, targets, weights, self, degree };
+  const aggregated = newTargets.slice(0, nEdges);
+  return { n: count, offsets: newOffsets, targets: aggregated, weights: newWeights.slice(0, nEdges), degree, symmetric: symmetricSorted(count, newOffsets, aggregated) };
 }
 
-/** Modularity with resolution: (1/2m) Σ_c [2·in_c − γ·tot_c² / 2m]. */
-function quality(g: Level, membership: Int32Array, gamma: number, twoM: number): number {
+/**
+ * Modularity with resolution: (1/2m) Σ_c [2·in_c − γ·tot_c² / 2m]. The penalty is summed over
+ * communities in order of their first node, as the earlier Map-based version did (same sum).
+ */
+function quality(g: Level, membership: Int32Array, gamma: number, twoM: number, work: Work): number {
+  const n = g.n;
+  const { offsets, targets, weights, degree } = g;
+  // membership values are < n; work.tot and work.order are free between runs
+  const tot = work.tot;
+  const firstSeen = work.order;
+  const has = work.community;
+  has.fill(0);
+  let nComm = 0;
   let internal = 0;
-  const tot = new Map<number, number>();
-  for (let i = 0; i < g.n; i++) {
+  for (let i = 0; i < n; i++) {
     const ci = membership[i]!;
-    tot.set(ci, (tot.get(ci) ?? 0) + g.degree[i]!);
-    for (let p = g.offsets[i]!; p < g.offsets[i + 1]!; p++) if (membership[g.targets[p]!] === ci) internal += g.weights[p]!;
+    if (has[ci] === 0) { has[ci] = 1; tot[ci] = 0; firstSeen[nComm++] = ci; }
+    tot[ci] = tot[ci]! + degree[i]!;
+    const end = offsets[i + 1]!;
+    for (let p = offsets[i]!; p < end; p++) if (membership[targets[p]!] === ci) internal += weights[p]!;
   }
   let penalty = 0;
-  for (const t of tot.values()) penalty += (t * t) / twoM;
+  for (let q = 0; q < nComm; q++) {
+    const t = tot[firstSeen[q]!]!;
+    penalty += (t * t) / twoM;
+  }
   return (internal - gamma * penalty) / twoM;
 }
 

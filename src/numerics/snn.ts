@@ -20,46 +20,86 @@ export function buildSnnGraph(nn: Neighbors, k: number, prune = 1 / 15): Weighte
   const n = nn.nCells;
   const kk = Math.min(k - 1, nn.k); // neighbours besides self
   const size = kk + 1;
-  // neighbourhood of i: [i, nn.indices[i*nn.k .. i*nn.k+kk)]
-  const hood = (i: number, j: number): number => (j === 0 ? i : nn.indices[i * nn.k + j - 1]!);
-  // reverse index: for each cell c, the cells whose neighbourhood contains c
-  const revCount = new Float64Array(n + 1);
-  for (let i = 0; i < n; i++) for (let j = 0; j < size; j++) revCount[hood(i, j) + 1]! += 1;
-  for (let c = 0; c < n; c++) revCount[c + 1]! += revCount[c]!;
-  const rev = new Int32Array(revCount[n]!);
-  const fill = revCount.slice(0, n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < size; j++) rev[fill[hood(i, j)]!++] = i;
-
-  const shared = new Int32Array(n);
-  const touched: number[] = [];
-  const offsets = new Float64Array(n + 1);
-  // growable typed buffers: no per-edge JS numbers for the garbage collector
-  let targets = new Int32Array(Math.max(16, n * size * 2));
-  let weights = new Float64Array(targets.length);
-  let nEdges = 0;
+  // neighbourhood of i: hood[i*size .. (i+1)*size) = [i, nn.indices[i*nn.k .. i*nn.k+kk)]
+  const hood = new Int32Array(n * size);
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j < size; j++) {
-      const c = hood(i, j);
-      for (let p = revCount[c]!; p < revCount[c + 1]!; p++) {
+    hood[i * size] = i;
+    for (let j = 1; j < size; j++) hood[i * size + j] = nn.indices[i * nn.k + j - 1]!;
+  }
+  // reverse index: for each cell c, the cells whose neighbourhood contains c, ascending
+  const revStart = new Int32Array(n + 1);
+  for (let q = 0; q < hood.length; q++) revStart[hood[q]! + 1]!++;
+  for (let c = 0; c < n; c++) revStart[c + 1]! += revStart[c]!;
+  const rev = new Int32Array(revStart[n]!);
+  const fill = revStart.slice(0, n);
+  for (let q = 0; q < hood.length; q++) rev[fill[hood[q]!]!++] = (q / size) | 0;
+
+  // The shared count s(a, b) = Σ_c mult_a(c)·mult_b(c) is symmetric, and so is the weight
+  // s / (2·size − s): each pair is counted once, from its smaller cell (a cursor per cell c
+  // skips the entries of rev[c] up to the current cell), and stored in both rows.
+  const cursor = revStart.slice(0, n);
+  const shared = new Int32Array(n);
+  let touched = new Int32Array(64);
+  // upper-triangle edges (a < b), a ascending, b ascending within a
+  let upTargets = new Int32Array(Math.max(16, n * size));
+  let upWeights = new Float64Array(upTargets.length);
+  const upEnd = new Int32Array(n + 1);
+  let nUp = 0;
+  for (let i = 0; i < n; i++) {
+    let nTouched = 0;
+    for (let q = i * size; q < (i + 1) * size; q++) {
+      const c = hood[q]!;
+      const end = revStart[c + 1]!;
+      let p = cursor[c]!;
+      while (p < end && rev[p]! <= i) p++;
+      cursor[c] = p;
+      for (; p < end; p++) {
         const other = rev[p]!;
-        if (shared[other] === 0) touched.push(other);
+        if (shared[other] === 0) {
+          if (nTouched === touched.length) { const t = new Int32Array(touched.length * 2); t.set(touched); touched = t; }
+          touched[nTouched++] = other;
+        }
         shared[other]! += 1;
       }
     }
-    touched.sort((a, b) => a - b);
-    if (nEdges + touched.length > targets.length) {
-      const grown = Math.max(targets.length * 2, nEdges + touched.length);
-      const t = new Int32Array(grown); t.set(targets.subarray(0, nEdges)); targets = t;
-      const w = new Float64Array(grown); w.set(weights.subarray(0, nEdges)); weights = w;
+    const sorted = touched.subarray(0, nTouched).sort();
+    if (nUp + nTouched > upTargets.length) {
+      const grown = Math.max(upTargets.length * 2, nUp + nTouched);
+      const t = new Int32Array(grown); t.set(upTargets.subarray(0, nUp)); upTargets = t;
+      const w = new Float64Array(grown); w.set(upWeights.subarray(0, nUp)); upWeights = w;
     }
-    for (const other of touched) {
+    for (let q = 0; q < nTouched; q++) {
+      const other = sorted[q]!;
       const s = shared[other]!;
       const w = s / (2 * size - s);
-      if (w >= prune && other !== i) { targets[nEdges] = other; weights[nEdges] = w; nEdges++; }
+      if (w >= prune) { upTargets[nUp] = other; upWeights[nUp] = w; nUp++; }
       shared[other] = 0;
     }
-    touched.length = 0;
-    offsets[i + 1] = nEdges;
+    upEnd[i + 1] = nUp;
   }
-  return { nNodes: n, offsets, targets: targets.slice(0, nEdges), weights: weights.slice(0, nEdges) };
+  // both directions: row b receives (b, a) for a < b, in ascending a, before its own upper
+  // edges, so every row is ascending by target
+  const degree = new Int32Array(n + 1);
+  for (let a = 0; a < n; a++) {
+    degree[a + 1]! += upEnd[a + 1]! - upEnd[a]!;
+    for (let p = upEnd[a]!; p < upEnd[a + 1]!; p++) degree[upTargets[p]! + 1]!++;
+  }
+  const offsets = new Float64Array(n + 1);
+  for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + degree[i + 1]!;
+  const nEdges = offsets[n]!;
+  const targets = new Int32Array(nEdges);
+  const weights = new Float64Array(nEdges);
+  const pos = new Int32Array(n);
+  for (let i = 0; i < n; i++) pos[i] = offsets[i]!;
+  for (let a = 0; a < n; a++) {
+    for (let p = upEnd[a]!; p < upEnd[a + 1]!; p++) {
+      const b = upTargets[p]!;
+      const w = upWeights[p]!;
+      const pa = pos[a]!++;
+      targets[pa] = b; weights[pa] = w;
+      const pb = pos[b]!++;
+      targets[pb] = a; weights[pb] = w;
+    }
+  }
+  return { nNodes: n, offsets, targets, weights };
 }
