@@ -107,6 +107,36 @@ test("interpolated repulsion matches the exact O(n²) sums on 500 clustered poin
   }
 });
 
+test("exact repulsion equals the naive double sum", () => {
+  const n = 50;
+  const y = Float64Array.from({ length: 2 * n }, () => 3 * gauss());
+  const rep = new Float64Array(2 * n);
+  const z = exactRepulsion(y, n, rep);
+  let zWant = 0;
+  for (let i = 0; i < n; i++) {
+    let fx = 0, fy = 0;
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      const dx = y[2 * i]! - y[2 * j]!, dy = y[2 * i + 1]! - y[2 * j + 1]!;
+      const q = 1 / (1 + dx * dx + dy * dy);
+      zWant += q; fx += q * q * dx; fy += q * q * dy;
+    }
+    assert.ok(Math.abs(rep[2 * i]! - fx) < 1e-12 && Math.abs(rep[2 * i + 1]! - fy) < 1e-12);
+  }
+  assert.ok(Math.abs(z - zWant) < 1e-9 * zWant);
+});
+
+test("tiny inputs (1 to 40 cells, exact repulsion) give finite, bounded layouts", () => {
+  for (const n of [1, 2, 3, 10, 40]) {
+    const k = Math.max(1, Math.min(n - 1, 9));
+    const indices = new Int32Array(n * k), distances = new Float64Array(n * k);
+    for (let i = 0; i < n; i++) for (let a = 0; a < k; a++) { indices[i * k + a] = (i + a + 1) % n; distances[i * k + a] = a + 1; }
+    const y = tsne({ nCells: n, k, indices, distances }, { perplexity: Math.max(1, k / 3) });
+    assert.equal(y.length, 2 * n);
+    for (const v of y) assert.ok(Number.isFinite(v) && Math.abs(v) < 1000, `n = ${n}: ${v}`);
+  }
+});
+
 /** Exact k nearest neighbours (excluding self) of an n x d array, as TsneNeighbors. */
 function knn(x: Float64Array, n: number, d: number, k: number): TsneNeighbors {
   const indices = new Int32Array(n * k), distances = new Float64Array(n * k);
@@ -157,8 +187,8 @@ test("perplexity calibration: each row sums to 1 with entropy log(perplexity); P
   assert.ok(Math.abs(P.vals[P.rowPtr[Math.min(i, j)]! + e]! - want) < 1e-15);
 });
 
-test("t-SNE separates clusters, is deterministic, and reports progress", () => {
-  const n = 400, groups = 4;
+test("t-SNE (FFT repulsion: more than 1000 cells) separates clusters, is deterministic, and reports progress", () => {
+  const n = 1200, groups = 4;
   const { x, label } = blobs(n, 6, groups);
   const nn = knn(x, n, 6, 45);
   const fractions: number[] = [];

@@ -204,19 +204,27 @@ export class FftRepulsion {
   }
 }
 
-/** Exact O(n²) repulsion, for tests: the same outputs as FftRepulsion.compute. */
+/**
+ * Exact O(n²) repulsion, the same outputs as FftRepulsion.compute (each pair visited once):
+ * for small data sets (cheaper than the FFT there) and tests.
+ */
 export function exactRepulsion(y: Float64Array, n: number, rep: Float64Array): number {
   let z = 0;
   rep.fill(0, 0, 2 * n);
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      if (j === i) continue;
-      const dx = y[2 * i]! - y[2 * j]!, dy = y[2 * i + 1]! - y[2 * j + 1]!;
+    const xi = y[2 * i]!, yi = y[2 * i + 1]!;
+    let fx = 0, fy = 0;
+    for (let j = i + 1; j < n; j++) {
+      const dx = xi - y[2 * j]!, dy = yi - y[2 * j + 1]!;
       const q = 1 / (1 + dx * dx + dy * dy);
-      z += q;
-      rep[2 * i] = rep[2 * i]! + q * q * dx;
-      rep[2 * i + 1] = rep[2 * i + 1]! + q * q * dy;
+      z += 2 * q;
+      const q2 = q * q;
+      fx += q2 * dx; fy += q2 * dy;
+      rep[2 * j] = rep[2 * j]! - q2 * dx;
+      rep[2 * j + 1] = rep[2 * j + 1]! - q2 * dy;
     }
+    rep[2 * i] = rep[2 * i]! + fx;
+    rep[2 * i + 1] = rep[2 * i + 1]! + fy;
   }
   return z;
 }

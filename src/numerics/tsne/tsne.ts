@@ -12,10 +12,13 @@
  */
 import { Random } from "../random.ts";
 import { nextPowerOfTwo } from "./fft.ts";
-import { FftRepulsion, DEFAULT_INTERPOLATION, type InterpolationSettings } from "./interpolation.ts";
+import { exactRepulsion, FftRepulsion, DEFAULT_INTERPOLATION, type InterpolationSettings } from "./interpolation.ts";
 
 /** Iterations when the caller does not say: 250 exaggerated + 500 (openTSNE's defaults). */
 export const DEFAULT_TSNE_ITERATIONS = 750;
+
+/** Up to this many cells the repulsion is summed exactly (O(n²), cheaper than the FFT grid there). */
+export const EXACT_REPULSION_MAX_CELLS = 1000;
 
 /** The neighbours t-SNE needs (structurally scran.ts's Neighbors): cells x k, nearest first. */
 export interface TsneNeighbors {
@@ -200,7 +203,7 @@ export function tsne(nn: TsneNeighbors, opts: TsneOptions, onProgress?: (fractio
     const momentum = early ? mom0 : mom1;
     grad.fill(0);
     addAttraction(P, y, early ? exaggeration : 1, grad);
-    const z = repulsion.compute(y, n, rep);
+    const z = n <= EXACT_REPULSION_MAX_CELLS ? exactRepulsion(y, n, rep) : repulsion.compute(y, n, rep);
     const invZ = z > 0 ? 1 / z : 0;
     let mx = 0, my = 0;
     for (let t = 0; t < 2 * n; t++) {
