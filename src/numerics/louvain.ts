@@ -58,7 +58,7 @@ export function louvain(graph: WeightedGraph, opts: LouvainOptions): { membershi
   const rng = new Random(opts.seed ?? 0);
   const n = base.n;
   const work: Work = {
-    community: new Int32Array(n), tot: new Float64Array(n), linkTo: new Float64Array(n), seen: new Int32Array(n), order: new Int32Array(n),
+    community: new Int32Array(n), tot: new Float64Array(n), linkTo: new Float64Array(n), seen: new Int32Array(Math.max(n, maxRow(base) + 1)), order: new Int32Array(n),
     cacheLen: new Int32Array(n), cacheComm: new Int32Array(n * CACHE), cacheLink: new Float64Array(n * CACHE),
   };
   let best: { membership: Int32Array; modularity: number } | null = null;
@@ -69,6 +69,13 @@ export function louvain(graph: WeightedGraph, opts: LouvainOptions): { membershi
   }
   const result = best ?? { membership: new Int32Array(graph.nNodes), modularity: 0 };
   return { membership: renumberBySize(result.membership), modularity: result.modularity };
+}
+
+/** The longest row (seen holds at most one entry per edge of a row, or per community). */
+function maxRow(g: Level): number {
+  let longest = 0;
+  for (let i = 0; i < g.n; i++) longest = Math.max(longest, g.offsets[i + 1]! - g.offsets[i]!);
+  return longest;
 }
 
 /** The first level: the graph as given (no self-loops; see snn.ts), node degrees summed once. */
@@ -170,23 +177,15 @@ function moveNodes(g: Level, gamma: number, twoM: number, rng: Random, work: Wor
         }
         nSeen = remembered;
       } else if (p < end) {
-        // linkTo[c] += w for each edge, in edge order; a run of edges into the same community
-        // is summed in a local (the same additions, without a store and reload per edge)
-        let cRun = community[targets[p]!]!;
-        let acc = linkTo[cRun]!;
-        if (acc === 0) seen[nSeen++] = cRun;
-        acc += weights[p]!;
-        for (p++; p < end; p++) {
+        for (; p < end; p++) {
           const c = community[targets[p]!]!;
-          if (c !== cRun) {
-            linkTo[cRun] = acc;
-            cRun = c;
-            acc = linkTo[c]!;
-            if (acc === 0) seen[nSeen++] = c;
-          }
-          acc += weights[p]!;
+          const l = linkTo[c]!;
+          // a community is new to this node while its sum is 0 (weights are positive); the
+          // branch-free append is faster here than a jump the CPU cannot predict
+          seen[nSeen] = c;
+          nSeen += +(l === 0);
+          linkTo[c] = l + weights[p]!;
         }
-        linkTo[cRun] = acc;
         if (cached && nSeen <= CACHE) {
           for (let q = 0, at = i * CACHE; q < nSeen; q++, at++) {
             const c = seen[q]!;

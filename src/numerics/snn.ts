@@ -40,8 +40,8 @@ export function buildSnnGraph(nn: Neighbors, k: number, prune = 1 / 15): Weighte
   const cursor = revStart.slice(0, n);
   const shared = new Int32Array(n);
   let touched = new Int32Array(64);
-  // upper-triangle edges (a < b), a ascending, b ascending within a
-  let upTargets = new Int32Array(Math.max(16, n * size));
+  // upper-triangle edges (a < b), a ascending, b in order of discovery within a
+  let upTargets = new Int32Array(Math.max(16, n * size * 2));
   let upWeights = new Float64Array(upTargets.length);
   const upEnd = new Int32Array(n + 1);
   let nUp = 0;
@@ -62,14 +62,13 @@ export function buildSnnGraph(nn: Neighbors, k: number, prune = 1 / 15): Weighte
         shared[other]! += 1;
       }
     }
-    const sorted = touched.subarray(0, nTouched).sort();
     if (nUp + nTouched > upTargets.length) {
       const grown = Math.max(upTargets.length * 2, nUp + nTouched);
       const t = new Int32Array(grown); t.set(upTargets.subarray(0, nUp)); upTargets = t;
       const w = new Float64Array(grown); w.set(upWeights.subarray(0, nUp)); upWeights = w;
     }
     for (let q = 0; q < nTouched; q++) {
-      const other = sorted[q]!;
+      const other = touched[q]!;
       const s = shared[other]!;
       const w = s / (2 * size - s);
       if (w >= prune) { upTargets[nUp] = other; upWeights[nUp] = w; nUp++; }
@@ -77,28 +76,33 @@ export function buildSnnGraph(nn: Neighbors, k: number, prune = 1 / 15): Weighte
     }
     upEnd[i + 1] = nUp;
   }
-  // both directions: row b receives (b, a) for a < b, in ascending a, before its own upper
-  // edges, so every row is ascending by target
-  const degree = new Int32Array(n + 1);
-  for (let a = 0; a < n; a++) {
-    degree[a + 1]! += upEnd[a + 1]! - upEnd[a]!;
-    for (let p = upEnd[a]!; p < upEnd[a + 1]!; p++) degree[upTargets[p]! + 1]!++;
-  }
+  // Both directions, rows ascending by target, by two counting sorts (no comparisons): row r
+  // is [a < r ascending, then b > r ascending]. First each edge (a, b) goes to the front part
+  // of row b, visited by a ascending; then, visiting rows b ascending, each front entry a of
+  // row b puts b in the back part of row a.
+  const inCount = new Int32Array(n);
+  for (let p = 0; p < nUp; p++) inCount[upTargets[p]!]!++;
   const offsets = new Float64Array(n + 1);
-  for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + degree[i + 1]!;
+  for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + inCount[i]! + (upEnd[i + 1]! - upEnd[i]!);
   const nEdges = offsets[n]!;
   const targets = new Int32Array(nEdges);
   const weights = new Float64Array(nEdges);
-  const pos = new Int32Array(n);
-  for (let i = 0; i < n; i++) pos[i] = offsets[i]!;
+  const front = new Int32Array(n);
+  for (let i = 0; i < n; i++) front[i] = offsets[i]!;
   for (let a = 0; a < n; a++) {
     for (let p = upEnd[a]!; p < upEnd[a + 1]!; p++) {
-      const b = upTargets[p]!;
-      const w = upWeights[p]!;
-      const pa = pos[a]!++;
-      targets[pa] = b; weights[pa] = w;
-      const pb = pos[b]!++;
-      targets[pb] = a; weights[pb] = w;
+      const at = front[upTargets[p]!]!++;
+      targets[at] = a;
+      weights[at] = upWeights[p]!;
+    }
+  }
+  const back = front; // now offsets[i] + inCount[i]: where row i's back part starts
+  for (let b = 0; b < n; b++) {
+    const end = offsets[b]! + inCount[b]!;
+    for (let p = offsets[b]!; p < end; p++) {
+      const at = back[targets[p]!]!++;
+      targets[at] = b;
+      weights[at] = weights[p]!;
     }
   }
   return { nNodes: n, offsets, targets, weights };
