@@ -16,7 +16,7 @@ export interface LouvainOptions {
 
 interface Level {
   n: number;
-  /** adjacency of node i spans [offsets[i], offsets[i+1]); rows ascending by target */
+  /** adjacency of node i spans [offsets[i], offsets[i+1]) (aggregated levels: ascending by target) */
   offsets: Int32Array;
   targets: Int32Array;
   weights: Float64Array;
@@ -140,7 +140,7 @@ function runOnce(base: Level, gamma: number, twoM: number, rng: Random, work: Wo
  *
  * linkTo of a node depends only on its neighbours' communities, so on a symmetric graph a node
  * whose neighbours have not moved since its last scan reuses that scan's communities and sums
- * (the same numbers in the same order); a node that moves forgets its neighbours' scans.
+ * (the same numbers in the same order); a node that moves clears its neighbours' remembered scans.
  * tot is not cached: it changes with every visit and is read afresh.
  */
 function moveNodes(g: Level, gamma: number, twoM: number, rng: Random, work: Work): boolean {
