@@ -10,11 +10,11 @@ import { access, mkdir, readdir, rename, stat, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { LoadedData, ObsColumn } from "./types.ts";
 import { normalizerOf, PREPROCESS, type ProcessedState } from "./preprocess.ts";
-import { smallCountTable } from "../numerics/stats/gene-value-order.ts";
+import { smallCountTable, type GeneValueOrder } from "../numerics/stats/gene-value-order.ts";
 import { readStateFile, writeStateFile } from "./state-file.ts";
 
 /** Bump whenever the file layout or what preprocessing computes changes: old caches then rebuild. */
-export const CACHE_VERSION = 8;
+export const CACHE_VERSION = 9;
 
 /** SHA-256 over the input: a file's bytes, or a folder's regular files (names and bytes, sorted). */
 export async function hashInput(path: string): Promise<string> {
@@ -36,7 +36,11 @@ export function cacheFileFor(cacheDir: string, inputHash: string): string {
 }
 
 export type CacheLookup =
-  | { status: "hit"; data: LoadedData; state: ProcessedState }
+  | {
+    status: "hit"; data: LoadedData; state: ProcessedState;
+    /** the value order, read from the file when asked for (not part of the warm start); null when the cache has none */
+    readValueOrder: (() => Promise<GeneValueOrder>) | null;
+  }
   | { status: "missing" | "stale" | "corrupt"; reason: string };
 
 interface Meta {
@@ -53,6 +57,8 @@ interface Meta {
   neighborsK: number;
   pcsUsed?: number;
   stored?: ProcessedState["stored"];
+  /** the file holds the value order (order.* arrays) */
+  valueOrder?: boolean;
 }
 
 export async function readCache(file: string, inputHash: string, path: string): Promise<CacheLookup> {
@@ -62,12 +68,17 @@ export async function readCache(file: string, inputHash: string, path: string): 
     return { status: "missing", reason: "no cache file" };
   }
   try {
-    const { meta, arrays } = await readStateFile(file);
-    const m = meta as Meta;
+    // the value order (8 bytes per non-zero, half the file) is only read when a comparison needs it
+    const stateFile = await readStateFile(file, (name) => name.startsWith("order."));
+    const m = stateFile.meta as Meta;
     if (m.version !== CACHE_VERSION) return { status: "stale", reason: `cache version ${m.version}, expected ${CACHE_VERSION}` };
     if (m.inputHash !== inputHash) return { status: "stale", reason: "input file changed" };
     if (JSON.stringify(m.params) !== JSON.stringify(PREPROCESS)) return { status: "stale", reason: "preprocessing parameters changed" };
-    return { status: "hit", ...fromArrays(m, arrays as Record<string, never>, path) };
+    const { data, state } = fromArrays(m, stateFile.arrays as Record<string, never>, path);
+    const readValueOrder = m.valueOrder
+      ? async (): Promise<GeneValueOrder> => valueOrderFromArrays(await stateFile.readDeferred(), smallCountTable(normalizerOf(data, state), data.matrix.nCells))
+      : null;
+    return { status: "hit", data, state, readValueOrder };
   } catch (err) {
     return { status: "corrupt", reason: (err as Error).message };
   }
@@ -137,9 +148,21 @@ function toArrays(inputHash: string, data: LoadedData, state: ProcessedState): {
   for (const [k, v] of Object.entries(data.storedGeneStats ?? {})) if (v) arrays[`stored.${k}`] = v;
   const { matrix, cellIds, obs: _o, embeddings: _e, storedGeneStats: _s, ...rest } = data;
   return {
-    meta: { version: CACHE_VERSION, inputHash, params: PREPROCESS, data: { ...rest, nGenes: matrix.nGenes, nCells: matrix.nCells, obs, embeddings }, pcaPcs: state.pca.nPcs, neighborsK: state.neighbors.k, ...(state.pcsUsed !== undefined ? { pcsUsed: state.pcsUsed } : {}), ...(state.stored ? { stored: state.stored } : {}) },
+    meta: { version: CACHE_VERSION, inputHash, params: PREPROCESS, data: { ...rest, nGenes: matrix.nGenes, nCells: matrix.nCells, obs, embeddings }, pcaPcs: state.pca.nPcs, neighborsK: state.neighbors.k, ...(state.pcsUsed !== undefined ? { pcsUsed: state.pcsUsed } : {}), ...(state.stored ? { stored: state.stored } : {}), ...(state.valueOrder ? { valueOrder: true } : {}) },
     arrays,
   };
+}
+
+function valueOrderFromArrays(a: Record<string, unknown>, smallCounts: Float64Array | null): GeneValueOrder {
+  const need = <T,>(name: string): T => {
+    if (a[name] === undefined) throw new Error(`cache lacks ${name}`);
+    return a[name] as T;
+  };
+  const order: GeneValueOrder = {
+    cells: need("order.cells"), nonNegativeFrom: need("order.nonNegativeFrom"), storedZeros: need("order.storedZeros"), nanFrom: need("order.nanFrom"), smallCounts,
+  };
+  if (a["order.midrank"]) order.ranks = { midrank: need("order.midrank"), zeroMidrank: need("order.zeroMidrank"), tieSum: need("order.tieSum") };
+  return order;
 }
 
 function fromArrays(m: Meta, a: Record<string, never>, path: string): { data: LoadedData; state: ProcessedState } {
@@ -182,13 +205,6 @@ function fromArrays(m: Meta, a: Record<string, never>, path: string): { data: Lo
     louvain: need("louvain"),
     neighbors: { nCells, k: m.neighborsK, indices: need("neighbors.indices"), distances: need("neighbors.distances") },
   };
-  if (a["order.cells"]) {
-    state.valueOrder = {
-      cells: need("order.cells"), nonNegativeFrom: need("order.nonNegativeFrom"), storedZeros: need("order.storedZeros"), nanFrom: need("order.nanFrom"),
-      smallCounts: smallCountTable(normalizerOf(data, state), nCells),
-    };
-    if (a["order.midrank"]) state.valueOrder.ranks = { midrank: need("order.midrank"), zeroMidrank: need("order.zeroMidrank"), tieSum: need("order.tieSum") };
-  }
   if (m.pcsUsed !== undefined) state.pcsUsed = m.pcsUsed;
   if (m.stored !== undefined) state.stored = m.stored;
   return { data, state };

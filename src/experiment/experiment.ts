@@ -8,6 +8,7 @@ import type { ProcessedState } from "./preprocess.ts";
 import { normalizerOf } from "./preprocess.ts";
 import type { Normalizer } from "../numerics/normalize.ts";
 import type { CellClass } from "./cell-sets/cell-sets.ts";
+import type { GeneValueOrder } from "../numerics/stats/gene-value-order.ts";
 
 /** Derived results kept per experiment unless told otherwise (`CELLWORKER_MEMO_ENTRIES`). */
 export const DEFAULT_MEMO_ENTRIES = 64;
@@ -27,6 +28,8 @@ export class Experiment {
   private readonly memo = new Map<string, Promise<unknown>>();
 
   private readonly memoEntries: number;
+  /** the cached value order being read (see loadValueOrder) */
+  private valueOrderLoad: Promise<void> = Promise.resolve();
 
   constructor(data: LoadedData, state: ProcessedState, cellSets: CellClass[], cache: Experiment["cache"], memoEntries = DEFAULT_MEMO_ENTRIES) {
     this.memoEntries = memoEntries;
@@ -80,6 +83,24 @@ export class Experiment {
     p.catch(() => this.memo.delete(key));
     while (this.memo.size > this.memoEntries) this.memo.delete(this.memo.keys().next().value!);
     return p;
+  }
+
+  /**
+   * Reads the value order from the processed-state cache in the background (it is half the
+   * file, and only DifferentialExpression needs it): the experiment answers other requests
+   * meanwhile, and `valueOrderReady()` waits for it. If the read fails, the order is left
+   * absent and the first comparison builds it from the matrix.
+   */
+  loadValueOrder(read: () => Promise<GeneValueOrder>, onError: (err: Error) => void = () => {}): void {
+    this.valueOrderLoad = read().then(
+      (order) => { this.state.valueOrder ??= order; },
+      (err: unknown) => onError(err as Error),
+    );
+  }
+
+  /** Resolves once a background read of the value order (if any) has ended. */
+  valueOrderReady(): Promise<void> {
+    return this.valueOrderLoad;
   }
 
   hasMemo(key: string): boolean {

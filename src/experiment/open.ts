@@ -10,6 +10,7 @@ import { Experiment, type CacheStatus } from "./experiment.ts";
 import { detectFormat, loadData } from "./load/index.ts";
 import { checkMinimumSize, preprocess } from "./preprocess.ts";
 import { readCellSetsFile } from "./cell-sets/cell-sets.ts";
+import type { GeneValueOrder } from "../numerics/stats/gene-value-order.ts";
 
 export interface OpenOptions {
   /** data file or folder */
@@ -31,6 +32,7 @@ export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
   let reason: string | undefined;
   let loaded: { data: Awaited<ReturnType<typeof loadData>>; state: Awaited<ReturnType<typeof preprocess>> } | null = null;
   let inputHash = "";
+  let readValueOrder: (() => Promise<GeneValueOrder>) | null = null;
   if (opts.cacheDir !== null) {
     inputHash = await hashInput(path);
     cacheFile = cacheFileFor(opts.cacheDir, inputHash);
@@ -38,6 +40,7 @@ export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
     if (hit.status === "hit") {
       checkMemoryBudget(hit.data.matrix.indices.length, hit.data.matrix.nCells, opts.limits?.memoryBudgetMb ?? null);
       loaded = { data: hit.data, state: hit.state };
+      readValueOrder = hit.readValueOrder;
       cacheStatus = "hit";
     } else {
       cacheStatus = hit.status === "missing" ? "built" : "rebuilt";
@@ -79,7 +82,9 @@ export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
     }
   }
   const cellSets = opts.cellSetsFile ? await readCellSetsFile(opts.cellSetsFile) : defaultCellSets(loaded.data, loaded.state);
-  return new Experiment(loaded.data, loaded.state, cellSets, { status: cacheStatus, file: cacheFile, ...(reason ? { reason } : {}) }, opts.limits?.memoEntries);
+  const exp = new Experiment(loaded.data, loaded.state, cellSets, { status: cacheStatus, file: cacheFile, ...(reason ? { reason } : {}) }, opts.limits?.memoEntries);
+  if (readValueOrder) exp.loadValueOrder(readValueOrder, (err) => log(`could not read the value order from the processed-state cache: ${err.message}; the first comparison builds it`, { file: cacheFile }));
+  return exp;
 }
 
 /**

@@ -1,34 +1,29 @@
 /**
  * A small versioned binary container for typed arrays plus a JSON header:
  *
- *   "CWSTAT2\n" | u32 header length | header JSON | zero padding to 8 bytes | array bytes … |
- *   u32 CRC-32 of everything before it
+ *   "CWSTAT3\n" | u32 header length | header JSON | zero padding to 8 bytes | array bytes … |
+ *   u32 CRC-32 of the bytes before the arrays
  *
- * The header lists each array's name, type, byte offset and length. Reading verifies the
- * magic, the lengths and the checksum, so a truncated or corrupted file is rejected, never
- * half-trusted. The checksum guards against accidents (a full disk, a torn copy, bit rot), as
- * gzip's and PNG's CRC-32 do; the cache folder is the worker's own, so it is not a signature.
- * CRC-32 runs at about 2.5 GB/s here against SHA-256's 0.75 GB/s (the first format), which is
- * seconds on the 14 GB of a million-cell experiment's cache.
+ * The header lists each array's name, type, byte offset, length and CRC-32. Reading verifies
+ * the magic, the lengths, the header's checksum and each array's, so a truncated or corrupted
+ * file is rejected, never half-trusted. The checksums guard against accidents (a full disk, a
+ * torn copy, bit rot), as gzip's and PNG's CRC-32 do; the cache folder is the worker's own, so
+ * they are not a signature. CRC-32 runs at about 2.5 GB/s here against SHA-256's 0.75 GB/s
+ * (the first format), which is seconds on a million-cell experiment's cache.
  *
  * Both directions stream: each array's bytes go between the file and the array's own memory
- * in chunks, hashed on the way, so a file of many gigabytes (a million cells) needs no copy of
- * itself in memory and no single read or write above the operating system's 2 GiB limit.
+ * in chunks, so a file of many gigabytes needs no copy of itself in memory and no single read
+ * or write above the operating system's 2 GiB limit. With one checksum per array, a reader can
+ * leave some arrays for later (`defer`): they are read, and checked, when asked for, after the
+ * file is verified to be the same one (its header bytes unchanged).
  */
 import { crc32 } from "node:zlib";
 import { open, type FileHandle } from "node:fs/promises";
 
-const MAGIC = Buffer.from("CWSTAT2\n", "latin1");
-const DIGEST_BYTES = 4;
-/** the first format's magic (SHA-256 trailer): read as "rebuild" */
-const OLD_MAGIC = Buffer.from("CWSTATE\n", "latin1");
-
-/** A running CRC-32. */
-class Crc {
-  value = 0;
-  update(bytes: Uint8Array): void { this.value = crc32(bytes, this.value); }
-  bytes(): Buffer { const b = Buffer.alloc(DIGEST_BYTES); b.writeUInt32LE(this.value >>> 0); return b; }
-}
+const MAGIC = Buffer.from("CWSTAT3\n", "latin1");
+const CRC_BYTES = 4;
+/** earlier formats' magic: read as "rebuild" */
+const OLD_MAGICS = [Buffer.from("CWSTATE\n", "latin1"), Buffer.from("CWSTAT2\n", "latin1")];
 /** bytes per read or write call */
 const CHUNK = 64 << 20;
 
@@ -36,18 +31,26 @@ type TypedArray = Float64Array | Float32Array | Int32Array | Uint8Array;
 const CTORS = { Float64Array, Float32Array, Int32Array, Uint8Array } as const;
 type TypeName = keyof typeof CTORS;
 
-interface ArrayEntry { name: string; type: TypeName; offset: number; length: number }
+interface ArrayEntry { name: string; type: TypeName; offset: number; length: number; crc: number }
 
 export class StateFileError extends Error {}
 
 const padTo8 = (n: number): number => Math.ceil(n / 8) * 8;
+const bytesOf = (a: TypedArray): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** CRC-32 of bytes, in chunks (zlib's crc32 takes at most 2 GiB at once). */
+function crcOf(bytes: Uint8Array): number {
+  let c = 0;
+  for (let at = 0; at < bytes.length; at += CHUNK) c = crc32(bytes.subarray(at, Math.min(bytes.length, at + CHUNK)), c);
+  return c >>> 0;
+}
 
 /** Writes `meta` and `arrays` to `path` (created or truncated). */
 export async function writeStateFile(path: string, meta: unknown, arrays: Record<string, TypedArray>): Promise<void> {
   const entries: ArrayEntry[] = [];
   let offset = 0;
   for (const [name, arr] of Object.entries(arrays)) {
-    entries.push({ name, type: arr.constructor.name as TypeName, offset, length: arr.length });
+    entries.push({ name, type: arr.constructor.name as TypeName, offset, length: arr.length, crc: crcOf(bytesOf(arr)) });
     offset += padTo8(arr.byteLength);
   }
   const header = Buffer.from(JSON.stringify({ meta, arrays: entries }), "utf8");
@@ -57,12 +60,10 @@ export async function writeStateFile(path: string, meta: unknown, arrays: Record
   header.copy(head, MAGIC.length + 4);
   const fh = await open(path, "w");
   try {
-    const hash = new Crc();
     let position = 0;
-    const put = async (bytes: Uint8Array, hashed = true): Promise<void> => {
+    const put = async (bytes: Uint8Array): Promise<void> => {
       for (let at = 0; at < bytes.length; at += CHUNK) {
         const part = bytes.subarray(at, Math.min(bytes.length, at + CHUNK));
-        if (hashed) hash.update(part);
         let done = 0;
         while (done < part.length) done += (await fh.write(part, done, part.length - done, position + done)).bytesWritten;
         position += part.length;
@@ -71,66 +72,97 @@ export async function writeStateFile(path: string, meta: unknown, arrays: Record
     await put(head);
     const zeros = new Uint8Array(8);
     for (const arr of Object.values(arrays)) {
-      await put(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
+      await put(bytesOf(arr));
       await put(zeros.subarray(0, padTo8(arr.byteLength) - arr.byteLength));
     }
-    await put(hash.bytes(), false);
+    const trailer = Buffer.alloc(CRC_BYTES);
+    trailer.writeUInt32LE(crcOf(head));
+    await put(trailer);
   } finally {
     await fh.close();
   }
 }
 
-/** Reads a file written by writeStateFile; StateFileError when it is not one, truncated or corrupted. */
-export async function readStateFile(path: string): Promise<{ meta: unknown; arrays: Record<string, TypedArray> }> {
+export interface StateFile {
+  meta: unknown;
+  /** every array not deferred */
+  arrays: Record<string, TypedArray>;
+  /** reads the deferred arrays (StateFileError if the file changed or they are damaged) */
+  readDeferred(): Promise<Record<string, TypedArray>>;
+}
+
+/**
+ * Reads a file written by writeStateFile; StateFileError when it is not one, truncated or
+ * corrupted. Arrays for which `defer(name)` is true are read by `readDeferred()`.
+ */
+export async function readStateFile(path: string, defer: (name: string) => boolean = () => false): Promise<StateFile> {
   const fh = await open(path, "r");
+  let head: Buffer;
+  let header: { meta: unknown; arrays: ArrayEntry[] };
+  const arrays: Record<string, TypedArray> = {};
   try {
-    const size = (await fh.stat()).size;
-    if (size < MAGIC.length + 4 + DIGEST_BYTES) throw new StateFileError("not a cellworker state file");
-    const bodyLength = size - DIGEST_BYTES;
-    const hash = new Crc();
-    const start = Buffer.alloc(MAGIC.length + 4);
-    await readFully(fh, start, 0, null);
-    if (start.subarray(0, MAGIC.length).equals(OLD_MAGIC)) throw new StateFileError("an older cache format (SHA-256 checksum)");
-    if (!start.subarray(0, MAGIC.length).equals(MAGIC)) throw new StateFileError("not a cellworker state file");
-    const headerLength = start.readUInt32LE(MAGIC.length);
-    const dataStart = padTo8(MAGIC.length + 4 + headerLength);
-    if (dataStart > bodyLength) throw new StateFileError("header runs past the end of the file");
-    const head = Buffer.alloc(dataStart);
-    await readFully(fh, head, 0, hash);
-    let header: { meta: unknown; arrays: ArrayEntry[] };
-    try {
-      header = JSON.parse(head.subarray(MAGIC.length + 4, MAGIC.length + 4 + headerLength).toString("utf8")) as typeof header;
-    } catch {
-      throw new StateFileError("unreadable header (file corrupted)");
-    }
-    const arrays: Record<string, TypedArray> = {};
-    let position = dataStart;
-    for (const e of header.arrays) {
-      const Ctor = CTORS[e.type];
-      if (!Ctor) throw new StateFileError(`unknown array type ${e.type}`);
-      const byteStart = dataStart + e.offset;
-      const byteLength = e.length * Ctor.BYTES_PER_ELEMENT;
-      if (!(byteStart >= position && byteStart + byteLength <= bodyLength)) throw new StateFileError(`array ${e.name} runs past the end of the file`);
-      if (byteStart > position) await readFully(fh, Buffer.alloc(byteStart - position), position, hash); // padding
-      const out = new Ctor(e.length);
-      await readFully(fh, new Uint8Array(out.buffer), byteStart, hash);
-      arrays[e.name] = out;
-      position = byteStart + byteLength;
-    }
-    if (position < bodyLength) {
-      for (let at = position; at < bodyLength; at += CHUNK) await readFully(fh, Buffer.alloc(Math.min(CHUNK, bodyLength - at)), at, hash);
-    }
-    const digest = Buffer.alloc(DIGEST_BYTES);
-    await readFully(fh, digest, bodyLength, null);
-    if (!hash.bytes().equals(digest)) throw new StateFileError("checksum mismatch (file truncated or corrupted)");
-    return { meta: header.meta, arrays };
+    ({ head, header } = await readHead(fh));
+    for (const e of header.arrays) if (!defer(e.name)) arrays[e.name] = await readArray(fh, head.length, e);
   } finally {
     await fh.close();
   }
+  const later = header.arrays.filter((e) => defer(e.name));
+  return {
+    meta: header.meta,
+    arrays,
+    async readDeferred() {
+      const again = await open(path, "r");
+      try {
+        const now = await readHead(again);
+        if (!now.head.equals(head)) throw new StateFileError("the file changed since it was opened");
+        const out: Record<string, TypedArray> = {};
+        for (const e of later) out[e.name] = await readArray(again, head.length, e);
+        return out;
+      } finally {
+        await again.close();
+      }
+    },
+  };
 }
 
-/** Fills `into` from the file at `position`, in chunks, hashing what it reads. */
-async function readFully(fh: FileHandle, into: Uint8Array, position: number, hash: Crc | null): Promise<void> {
+/** The magic, header and padding (checked against the trailer's CRC-32) and the parsed header. */
+async function readHead(fh: FileHandle): Promise<{ head: Buffer; header: { meta: unknown; arrays: ArrayEntry[] }; size: number }> {
+  const size = (await fh.stat()).size;
+  if (size < MAGIC.length + 4 + CRC_BYTES) throw new StateFileError("not a cellworker state file");
+  const start = Buffer.alloc(MAGIC.length + 4);
+  await readFully(fh, start, 0);
+  const magic = start.subarray(0, MAGIC.length);
+  if (OLD_MAGICS.some((m) => m.equals(magic))) throw new StateFileError("an older cache format");
+  if (!magic.equals(MAGIC)) throw new StateFileError("not a cellworker state file");
+  const headerLength = start.readUInt32LE(MAGIC.length);
+  const dataStart = padTo8(MAGIC.length + 4 + headerLength);
+  if (dataStart > size - CRC_BYTES) throw new StateFileError("header runs past the end of the file");
+  const head = Buffer.alloc(dataStart);
+  await readFully(fh, head, 0);
+  const trailer = Buffer.alloc(CRC_BYTES);
+  await readFully(fh, trailer, size - CRC_BYTES);
+  if (trailer.readUInt32LE() !== crcOf(head)) throw new StateFileError("header checksum mismatch (file truncated or corrupted)");
+  const header = JSON.parse(head.subarray(MAGIC.length + 4, MAGIC.length + 4 + headerLength).toString("utf8")) as { meta: unknown; arrays: ArrayEntry[] };
+  let end = 0;
+  for (const e of header.arrays) {
+    const Ctor = CTORS[e.type];
+    if (!Ctor) throw new StateFileError(`unknown array type ${e.type}`);
+    end = Math.max(end, dataStart + e.offset + e.length * Ctor.BYTES_PER_ELEMENT);
+  }
+  if (end > size - CRC_BYTES) throw new StateFileError("an array runs past the end of the file (file truncated)");
+  return { head, header, size };
+}
+
+async function readArray(fh: FileHandle, dataStart: number, e: ArrayEntry): Promise<TypedArray> {
+  const out = new CTORS[e.type](e.length);
+  const bytes = new Uint8Array(out.buffer);
+  await readFully(fh, bytes, dataStart + e.offset);
+  if (crcOf(bytes) !== e.crc) throw new StateFileError(`array ${e.name}: checksum mismatch (file corrupted)`);
+  return out;
+}
+
+/** Fills `into` from the file at `position`, in chunks. */
+async function readFully(fh: FileHandle, into: Uint8Array, position: number): Promise<void> {
   for (let at = 0; at < into.length; at += CHUNK) {
     const part = into.subarray(at, Math.min(into.length, at + CHUNK));
     let done = 0;
@@ -139,6 +171,5 @@ async function readFully(fh: FileHandle, into: Uint8Array, position: number, has
       if (bytesRead === 0) throw new StateFileError("file truncated");
       done += bytesRead;
     }
-    hash?.update(part);
   }
 }

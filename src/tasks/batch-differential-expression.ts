@@ -64,6 +64,7 @@ export default defineTask({
   example: { name: "BatchDifferentialExpression", basis: ["all"], cellSet: ["louvain-0", "louvain-1"], compareWith: "background", comparisonType: "within" },
   async run(body, { experiment: exp, progress }) {
     const comparisons = batchComparisons(body);
+    await exp.valueOrderReady();
     const out: BatchDeItem[] = [];
     for (const [i, c] of comparisons.entries()) {
       out.push(runComparison(exp, body, c, (f) => progress((i + f) / comparisons.length)));

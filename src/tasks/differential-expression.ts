@@ -83,6 +83,7 @@ export default defineTask({
       return betweenSamplesResult(exp, resolveDeGroups(exp, body), pagination, body.genesOnly === true, progress);
     }
     const groups = resolveDeGroups(exp, body);
+    await exp.valueOrderReady();
     const de = withinGroupsDe(exp, groups, progress);
     const table = deResultTable(exp, de);
     let total: number;

@@ -1,7 +1,9 @@
 /**
  * The processed-state container (src/experiment/state-file.ts): arrays and header come back
- * as written; a truncated file, a flipped byte and a file of another kind are refused with
- * StateFileError; and through the cache, a damaged file means "rebuild", never "trust".
+ * as written, deferred arrays too; a truncated file, a flipped byte and a file of another kind
+ * are refused with StateFileError, deferred arrays of a file replaced meanwhile too; and
+ * through the cache, a damaged file means "rebuild", never "trust", and a damaged value order
+ * (read after the open) means "build it", with the same DifferentialExpression result.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -11,6 +13,8 @@ import { join } from "node:path";
 import { readStateFile, StateFileError, writeStateFile } from "../../src/experiment/state-file.ts";
 import { openExperiment } from "../../src/experiment/open.ts";
 import { PBMC_SMALL } from "../helpers.ts";
+import { runTask } from "../../src/compute/run-task.ts";
+import { statSync } from "node:fs";
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), "cw-state-"));
@@ -69,4 +73,47 @@ test("a damaged cache file is rebuilt, and the rebuilt one is used", async (t) =
   const third = await openExperiment({ path: PBMC_SMALL, cacheDir });
   assert.equal(third.cache.status, "hit");
   assert.deepEqual(third.state.pca.scores, first.state.pca.scores);
+});
+
+test("deferred arrays are read on demand, checked, and refused when the file was replaced", async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, "x.cwstate");
+  await writeStateFile(file, { n: 1 }, arrays());
+  const opened = await readStateFile(file, (name) => name === "d" || name === "b");
+  assert.deepEqual(Object.keys(opened.arrays), ["a", "c", "e"]);
+  const later = await opened.readDeferred();
+  assert.deepEqual(later.d, arrays().d);
+  assert.deepEqual(later.b, arrays().b);
+  await writeStateFile(file, { n: 2 }, arrays()); // another file at the same path
+  await assert.rejects(opened.readDeferred(), StateFileError);
+});
+
+test("a damaged value order in the cache: the experiment opens, and DE builds the order itself with the same result", async (t) => {
+  const cacheDir = tempDir(t);
+  const body = { name: "DifferentialExpression", cellSet: "louvain-0", compareWith: "rest", basis: "all", comparisonType: "within" } as const;
+  const built = await openExperiment({ path: PBMC_SMALL, cacheDir });
+  const want = await runTask(built, { body });
+  const file = join(cacheDir, readdirSync(cacheDir)[0]!);
+  const bytes = readFileSync(file);
+  // flip a byte of the value order's tie sums (found through the header)
+  const headerLength = bytes.readUInt32LE(8);
+  const header = JSON.parse(bytes.subarray(12, 12 + headerLength).toString("utf8")) as { arrays: { name: string; offset: number }[] };
+  const at = Math.ceil((12 + headerLength) / 8) * 8 + header.arrays.find((e) => e.name === "order.tieSum")!.offset;
+  bytes[at] = bytes[at]! ^ 0xff;
+  writeFileSync(file, bytes);
+  assert.equal(statSync(file).size, bytes.length);
+  const logs: string[] = [];
+  const hit = await openExperiment({ path: PBMC_SMALL, cacheDir, log: (m) => logs.push(m) });
+  assert.equal(hit.cache.status, "hit");
+  await hit.valueOrderReady();
+  assert.equal(hit.state.valueOrder, undefined);
+  assert.ok(logs.some((m) => /could not read the value order.*checksum mismatch/.test(m)), logs.join("\n"));
+  assert.deepEqual(await runTask(hit, { body }), want);
+  // and an intact cache gives the order to the experiment
+  const rebuilt = tempDir(t);
+  await openExperiment({ path: PBMC_SMALL, cacheDir: rebuilt });
+  const good = await openExperiment({ path: PBMC_SMALL, cacheDir: rebuilt });
+  await good.valueOrderReady();
+  assert.ok(good.state.valueOrder?.ranks);
+  assert.deepEqual(await runTask(good, { body }), want);
 });
