@@ -29,8 +29,8 @@ export function computeEmbedding(exp: Experiment, params: EmbeddingParams, progr
     const out = await embed2d(
       nn,
       params.type === "umap"
-        // uwot's (and so Seurat's) default number of epochs: 500 up to 10 000 cells, 200 above
-        ? { method: "umap", neighbors: nn.k, minDist: params.minDist, epochs: exp.nCells > 10_000 ? 200 : 500 }
+        // starts from the first two of the PCs the neighbours were found in
+        ? { method: "umap", minDist: params.minDist, epochs: umapEpochs(exp.nCells), start: coords, startDims: dims }
         // t-SNE starts from the first two PCs (deterministic; keeps the global arrangement)
         : { method: "tsne", perplexity: params.perplexity, learningRate: params.learningRate, init: firstPcs(coords, exp.nCells, dims, 2) },
       progress,
@@ -41,6 +41,15 @@ export function computeEmbedding(exp: Experiment, params: EmbeddingParams, progr
     }
     return out;
   });
+}
+
+/**
+ * UMAP's epochs: 200 up to 10 000 cells, 150 above (uwot and umap-learn run 500 and 200). Their
+ * kNN-15 preservation stays within 0.01 of scran.js's 500 / 200 epochs on pbmc3k and the 12.6k-cell
+ * set (bench/umap-quality.ts; bench/results/2026-12-04-umap-tuning.json).
+ */
+export function umapEpochs(nCells: number): number {
+  return nCells > 10_000 ? 150 : 200;
 }
 
 /** How many cells of a cells x dims row-major array have a non-finite value in their first two dims. */

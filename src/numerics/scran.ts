@@ -6,6 +6,7 @@
 import * as scran from "scran.js";
 import { availableParallelism } from "node:os";
 import { tsne } from "./tsne/tsne.ts";
+import { umap } from "./umap/umap.ts";
 
 let ready: Promise<unknown> | null = null;
 
@@ -85,7 +86,8 @@ export async function nearestNeighbors(coords: Float64Array, nCells: number, dim
 
 /** Options of the iterative 2-D embeddings. */
 export type EmbeddingMethod =
-  | { method: "umap"; neighbors: number; minDist: number; epochs?: number }
+  // UMAP (src/numerics/umap/); start: the cells x startDims coordinates the neighbours were found in (first two columns start the layout)
+  | { method: "umap"; minDist: number; epochs: number; start: Float64Array; startDims: number }
   // t-SNE with FFT-interpolated repulsion (src/numerics/tsne/); init: cells x 2 start (first two PCs)
   | { method: "tsne"; perplexity: number; learningRate?: number; maxIterations?: number; init?: Float64Array }
   // scran.js's Barnes-Hut t-SNE (qdtsne), the method before: kept for bench/tsne-quality.ts, not exposed to requests
@@ -93,13 +95,14 @@ export type EmbeddingMethod =
 
 /**
  * UMAP or t-SNE from precomputed neighbours. Returns cells x 2, row-major. t-SNE is
- * src/numerics/tsne/ (synchronous; progress about every half second); UMAP and the old
- * Barnes-Hut t-SNE are scran.js's.
+ * src/numerics/tsne/ and UMAP src/numerics/umap/ (synchronous; progress about every half
+ * second); the old Barnes-Hut t-SNE is scran.js's.
  * The iterations run in slices of about half a second so that `onProgress(fraction)` reports
  * real progress (epochs or iterations done); slicing does not change the result.
  */
 export async function embed2d(nn: Neighbors, opts: EmbeddingMethod, onProgress?: (fraction: number) => void): Promise<Float64Array> {
   if (opts.method === "tsne") return tsne(nn, opts, onProgress);
+  if (opts.method === "umap") return umap(nn, opts, onProgress);
   await initScran();
   const runs = new Int32Array(nn.nCells).fill(nn.k);
   let results: scran.FindNearestNeighborsResults | undefined;
@@ -107,22 +110,12 @@ export async function embed2d(nn: Neighbors, opts: EmbeddingMethod, onProgress?:
   const slice = 500;
   try {
     results = scran.FindNearestNeighborsResults.unserialize(runs, nn.indices, nn.distances);
-    if (opts.method === "umap") {
-      const umap = scran.initializeUmap(results, { neighbors: opts.neighbors, minDist: opts.minDist, ...(opts.epochs ? { epochs: opts.epochs } : {}) });
-      state = umap;
-      const total = umap.totalEpochs!();
-      while (umap.currentEpoch!() < total) {
-        umap.run({ runTime: slice });
-        onProgress?.(umap.currentEpoch!() / total);
-      }
-    } else {
-      const bh = scran.initializeTsne(results, { perplexity: opts.perplexity, neighbors: nn.k });
-      state = bh;
-      const maxIterations = opts.maxIterations ?? 1000;
-      while (bh.iterations!() < maxIterations) {
-        bh.run({ maxIterations, runTime: slice });
-        onProgress?.(bh.iterations!() / maxIterations);
-      }
+    const bh = scran.initializeTsne(results, { perplexity: opts.perplexity, neighbors: nn.k });
+    state = bh;
+    const maxIterations = opts.maxIterations ?? 1000;
+    while (bh.iterations!() < maxIterations) {
+      bh.run({ maxIterations, runTime: slice });
+      onProgress?.(bh.iterations!() / maxIterations);
     }
     const { x, y } = state.extractCoordinates();
     const out = new Float64Array(nn.nCells * 2);

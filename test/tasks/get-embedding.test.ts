@@ -85,17 +85,19 @@ test("umap minimumDistance is bounded by the spread (1), as umap-learn requires"
 test("an embedding with non-finite coordinates is an error, never a result, and is not memoised", async () => {
   const { computeEmbedding } = await import("../../src/experiment/embeddings.ts");
   const { WorkerError } = await import("../../src/result/errors.ts");
-  // past the spread the layout diverges: on these 80 cells every coordinate is NaN at 100
-  const params = { type: "umap", minDist: 100, metric: "euclidean" } as const;
-  await assert.rejects(computeEmbedding(exp, params), (err: unknown) => {
+  const { Experiment } = await import("../../src/experiment/experiment.ts");
+  // UMAP starts from the first two PCs: with NaN scores every coordinate stays NaN
+  const scores = new Float64Array(exp.state.pca.scores.length).fill(NaN);
+  const broken = new Experiment(exp.data, { ...exp.state, pca: { ...exp.state.pca, scores } }, exp.cellSets, exp.cache);
+  const params = { type: "umap", minDist: 0.3, metric: "euclidean" } as const;
+  await assert.rejects(computeEmbedding(broken, params), (err: unknown) => {
     assert.ok(err instanceof WorkerError, String(err));
     assert.equal(err.code, "WORKER_ERROR");
     assert.match(err.message, /^The umap layout failed: 80 of 80 cells got non-finite coordinates/);
     return true;
   });
-  assert.ok(!exp.hasMemo(`embedding:${JSON.stringify(params)}`));
+  assert.ok(!broken.hasMemo(`embedding:${JSON.stringify(params)}`));
   // a file's saved embedding with a NaN is DATA_INVALID
-  const { Experiment } = await import("../../src/experiment/experiment.ts");
   const values = new Float64Array(80 * 2).fill(1);
   values[7 * 2 + 1] = NaN;
   const saved = new Experiment({ ...exp.data, embeddings: { X_umap: { dims: 2, values } } }, exp.state, exp.cellSets, exp.cache);
