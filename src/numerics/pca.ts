@@ -11,7 +11,7 @@
  */
 import type { GeneMajorMatrix } from "./sparse.ts";
 import { normalizedRow, type Normalizer } from "./normalize.ts";
-import { pcaOfSparseRows, type PcaOutput } from "./scran.ts";
+import { orientSigns, pcaOfSparseRows, type PcaOutput } from "./scran.ts";
 
 export const SCALE_MAX = 10;
 
@@ -40,8 +40,111 @@ export function shiftedScaledRows(
   return { indptr, indices, values };
 }
 
-/** PCA of the scaled HVGs: `nPcs` components (fewer if the data cannot support them). */
-export function computePca(m: GeneMajorMatrix, norm: Normalizer, hvgs: Int32Array, nPcs: number): Promise<PcaOutput> {
+/**
+ * Up to this many cells the PCs are computed on every cell. Above it they are fitted on a random
+ * sample of this many cells and every cell is projected onto them: scran.js runs in 32-bit
+ * WebAssembly (at most 4 GiB), which cannot hold the scaled HVGs of a million cells (about
+ * 3 GB at 12 bytes per non-zero, before its own copy), and the fit's cost then stops growing
+ * with the cells (the projection is one pass over the HVGs' non-zeros).
+ */
+export const PCA_SAMPLE_CELLS = 200_000;
+const PCA_SAMPLE_SEED = 1;
+
+/**
+ * PCA of the scaled HVGs: `nPcs` components (fewer if the data cannot support them). Above
+ * `sampleCells` cells, fitted on a sample and projected (see PCA_SAMPLE_CELLS).
+ */
+export function computePca(m: GeneMajorMatrix, norm: Normalizer, hvgs: Int32Array, nPcs: number, sampleCells = PCA_SAMPLE_CELLS): Promise<PcaOutput> {
+  if (m.nCells > sampleCells) return sampledPca(m, norm, hvgs, Math.min(nPcs, sampleCells - 1), sampleCells);
   const rows = shiftedScaledRows(m, norm, hvgs);
   return pcaOfSparseRows(hvgs.length, m.nCells, rows.indptr, rows.indices, rows.values, nPcs);
+}
+
+/**
+ * Each cell's position in a uniform random sample of `size` of the `n` cells (in cell order),
+ * -1 for cells not drawn. Seeded (xorshift32, partial Fisher-Yates): the same n, size and seed
+ * give the same sample.
+ */
+export function sampleCellPositions(n: number, size: number, seed: number): Int32Array {
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  let state = seed >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    state ^= state << 13; state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5; state >>>= 0;
+    const j = i + (state % (n - i));
+    const t = order[i]!; order[i] = order[j]!; order[j] = t;
+  }
+  const drawn = order.subarray(0, size).sort();
+  const pos = order; // reused: drawn is copied out first
+  const cells = Int32Array.from(drawn);
+  pos.fill(-1);
+  cells.forEach((c, p) => { pos[c] = p; });
+  return pos;
+}
+
+/**
+ * PCA fitted on `sampleCells` sampled cells, every cell projected: the genes are scaled with
+ * the means and sds of all cells (as without a sample), the sample's scaled rows go to scran.js
+ * for the loadings, and each cell's scores are its scaled values times the loadings, centred on
+ * all cells' mean. Variances explained are the sample's.
+ */
+async function sampledPca(m: GeneMajorMatrix, norm: Normalizer, hvgs: Int32Array, nPcs: number, sampleCells: number): Promise<PcaOutput> {
+  const n = m.nCells;
+  const nF = hvgs.length;
+  const pos = sampleCellPositions(n, sampleCells, PCA_SAMPLE_SEED);
+  const sd = new Float64Array(nF), cap = new Float64Array(nF), meanA = new Float64Array(nF);
+  const parts: { cells: Int32Array; values: Float64Array }[] = [];
+  const indptr = new Int32Array(nF + 1);
+  hvgs.forEach((g, f) => {
+    const { cells, values: x } = normalizedRow(m, norm, g);
+    let sum = 0;
+    for (let i = 0; i < x.length; i++) sum += x[i]!;
+    const mean = sum / n;
+    let ss = (n - x.length) * mean * mean;
+    for (let i = 0; i < x.length; i++) { const d = x[i]! - mean; ss += d * d; }
+    sd[f] = Math.sqrt(ss / (n - 1));
+    cap[f] = SCALE_MAX + mean / sd[f]!;
+    let kept = 0, sumA = 0;
+    for (let i = 0; i < x.length; i++) {
+      const a = sd[f]! > 0 ? Math.min(x[i]! / sd[f]!, cap[f]!) : 0;
+      x[i] = a;
+      sumA += a;
+      if (pos[cells[i]!]! >= 0) kept++;
+    }
+    meanA[f] = sumA / n;
+    const pc = new Int32Array(kept), pv = new Float64Array(kept);
+    for (let i = 0, t = 0; i < x.length; i++) {
+      const p = pos[cells[i]!]!;
+      if (p >= 0) { pc[t] = p; pv[t++] = x[i]!; }
+    }
+    parts.push({ cells: pc, values: pv });
+    indptr[f + 1] = indptr[f]! + kept;
+  });
+  const indices = new Int32Array(indptr[nF]!), values = new Float64Array(indptr[nF]!);
+  parts.forEach((p, f) => { indices.set(p.cells, indptr[f]!); values.set(p.values, indptr[f]!); });
+  parts.length = 0;
+  const fit = await pcaOfSparseRows(nF, sampleCells, indptr, indices, values, nPcs, { rotation: true, orient: false });
+  const k = fit.nPcs;
+  const rot = fit.rotation!;
+  // loadings gene by gene (k consecutive values per gene)
+  const load = new Float64Array(nF * k);
+  for (let f = 0; f < nF; f++) for (let j = 0; j < k; j++) load[f * k + j] = rot[f + j * nF]!;
+  const scores = new Float64Array(n * k);
+  const offset = new Float64Array(k);
+  hvgs.forEach((g, f) => {
+    const { cells, values: x } = normalizedRow(m, norm, g);
+    const l = f * k;
+    for (let j = 0; j < k; j++) offset[j] = offset[j]! + meanA[f]! * load[l + j]!;
+    if (!(sd[f]! > 0)) return;
+    for (let i = 0; i < x.length; i++) {
+      const a = Math.min(x[i]! / sd[f]!, cap[f]!);
+      const base = cells[i]! * k;
+      for (let j = 0; j < k; j++) scores[base + j] = scores[base + j]! + a * load[l + j]!;
+    }
+  });
+  for (let c = 0; c < n; c++) for (let j = 0; j < k; j++) scores[c * k + j] = scores[c * k + j]! - offset[j]!;
+  orientSigns(scores, n, k);
+  return { scores, nPcs: k, varianceExplained: fit.varianceExplained, totalVariance: fit.totalVariance };
 }

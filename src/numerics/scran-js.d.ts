@@ -4,6 +4,8 @@ declare module "scran.js" {
   export interface ScranMatrix extends Freeable { numberOfRows(): number; numberOfColumns(): number }
   export interface RunPcaResults extends Freeable {
     principalComponents(options?: { copy?: boolean }): Float64Array;
+    /** genes x PCs, column-major */
+    rotation(options?: { copy?: boolean }): Float64Array;
     varianceExplained(options?: { copy?: boolean }): Float64Array;
     totalVariance(): number;
     numberOfPCs(): number;

@@ -26,6 +26,8 @@ export interface PcaOutput {
   nPcs: number;
   varianceExplained: Float64Array;
   totalVariance: number;
+  /** features x nPcs loadings, column-major (feature f of PC j at f + j * nFeatures); only when asked for */
+  rotation?: Float64Array;
 }
 
 /**
@@ -35,6 +37,7 @@ export interface PcaOutput {
  */
 export async function pcaOfSparseRows(
   nFeatures: number, nCells: number, indptr: Int32Array, indices: Int32Array, values: Float64Array, nPcs: number,
+  opts: { rotation?: boolean; orient?: boolean } = {},
 ): Promise<PcaOutput> {
   await initScran();
   let mat: scran.ScranMatrix | undefined;
@@ -45,14 +48,18 @@ export async function pcaOfSparseRows(
     const k = res.numberOfPCs();
     const scores = res.principalComponents();
     // signs are arbitrary: flip each PC so its largest-magnitude score is positive
-    orientSigns(scores, nCells, k);
-    return { scores, nPcs: k, varianceExplained: res.varianceExplained(), totalVariance: res.totalVariance() };
+    if (opts.orient !== false) orientSigns(scores, nCells, k);
+    return {
+      scores, nPcs: k, varianceExplained: res.varianceExplained(), totalVariance: res.totalVariance(),
+      ...(opts.rotation ? { rotation: res.rotation() } : {}),
+    };
   } finally {
     freeAll(res, mat);
   }
 }
 
-function orientSigns(scores: Float64Array, nCells: number, k: number): void {
+/** Flips each PC (column of a cells x k row-major array) so that its largest-magnitude score is positive. */
+export function orientSigns(scores: Float64Array, nCells: number, k: number): void {
   for (let j = 0; j < k; j++) {
     let best = 0;
     for (let i = 0; i < nCells; i++) { const v = scores[i * k + j]!; if (Math.abs(v) > Math.abs(best)) best = v; }
