@@ -89,14 +89,69 @@ export interface SparseSummary {
   truncatedMax: number;
 }
 
+/**
+ * truncatedMaxWithZeros of unsorted stored values without sorting them all: the percentiles it
+ * tries (95th to 100th) only read the top ~5 % of the n values, so only the stored values that
+ * can sit there are put in order (a selection, then a sort of that tail): linear in the stored
+ * values instead of n log n. Same result as sorting everything. `work` is overwritten.
+ */
+function truncatedMaxOfUnsorted(work: Float64Array, nZeros: number): number {
+  const s = work.length;
+  const n = s + nZeros;
+  if (n === 0) return NaN;
+  let negatives = 0;
+  for (let i = 0; i < s; i++) {
+    const v = work[i]!;
+    if (v !== v) return truncatedMaxWithZeros(work.sort(), nZeros); // NaN: the plain way (sorted last)
+    if (v < 0) negatives++;
+  }
+  // the smallest merged rank read, and the first stored (sorted) position it or a later rank needs
+  const k = Math.floor((n - 1) * 0.95);
+  const from = Math.min(s, k < negatives ? k : Math.max(negatives, k - nZeros));
+  if (from > 0 && from < s) selectInPlace(work, from);
+  work.subarray(from).sort();
+  // positions below `from` are not in order but are never read: countNegatives is not used here
+  let q = 0;
+  for (let pct = 95; pct <= 100 && q === 0; pct++) q = quantileAt(work, negatives, nZeros, n, pct / 100);
+  return q;
+}
+
+/**
+ * Rearranges a (no NaN) so that a[k] is the value a sorted copy has there, everything before it
+ * is ≤ a[k] and everything after ≥ a[k] (Hoare's selection, median-of-three pivots).
+ */
+function selectInPlace(a: Float64Array, k: number): void {
+  let lo = 0, hi = a.length - 1;
+  while (hi > lo) {
+    const mid = (lo + hi) >>> 1;
+    // median of three to a[mid]
+    if (a[mid]! < a[lo]!) swap(a, mid, lo);
+    if (a[hi]! < a[lo]!) swap(a, hi, lo);
+    if (a[hi]! < a[mid]!) swap(a, hi, mid);
+    const pivot = a[mid]!;
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) { swap(a, i, j); i++; j--; }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return;
+  }
+}
+
+function swap(a: Float64Array, i: number, j: number): void {
+  const t = a[i]!; a[i] = a[j]!; a[j] = t;
+}
+
 /** All of the above for one vector of n values given its stored entries (not modified). */
 export function summarizeWithZeros(stored: ArrayLike<number>, n: number): SparseSummary {
   const { mean, sd } = meanSdWithZeros(stored, n);
-  const sorted = Float64Array.from(stored).sort();
   return {
     mean,
     sd,
     min: minWithZeros(stored, n),
-    truncatedMax: truncatedMaxWithZeros(sorted, n - stored.length),
+    truncatedMax: truncatedMaxOfUnsorted(Float64Array.from(stored), n - stored.length),
   };
 }

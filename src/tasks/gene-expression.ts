@@ -379,8 +379,26 @@ function appendColumn(map: RowMap, cells: Int32Array, vals: Float64Array, values
   }
   if (map.ordered) return;
   const n = values.length - from;
-  const order = Int32Array.from({ length: n }, (_, i) => from + i).sort((a, b) => index[a]! - index[b]!);
-  const sortedIndex = Array.from(order, (i) => index[i]!);
-  const sortedValues = Array.from(order, (i) => values[i]!);
+  if (n < 2) return;
+  let order: ArrayLike<number>;
+  let maxRow = 0;
+  for (let i = from; i < values.length; i++) if (index[i]! > maxRow) maxRow = index[i]!;
+  if (n < SORT_KEY_SCALE && maxRow < 2 ** 27) {
+    // row and position packed in one double (rows < 2^27, positions < 2^25: exact below 2^53),
+    // so the typed array's native numeric sort orders them: no comparator calls
+    const keys = new Float64Array(n);
+    for (let i = 0; i < n; i++) keys[i] = index[from + i]! * SORT_KEY_SCALE + i;
+    keys.sort();
+    const pos = new Int32Array(n);
+    for (let i = 0; i < n; i++) pos[i] = keys[i]! % SORT_KEY_SCALE;
+    order = pos;
+  } else {
+    order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => index[from + a]! - index[from + b]!);
+  }
+  const sortedIndex = Int32Array.from(order, (i) => index[from + i]!);
+  const sortedValues = Float64Array.from(order, (i) => values[from + i]!);
   for (let i = 0; i < n; i++) { index[from + i] = sortedIndex[i]!; values[from + i] = sortedValues[i]!; }
 }
+
+/** 2^25: see appendColumn */
+const SORT_KEY_SCALE = 33_554_432;
