@@ -4,7 +4,7 @@
  * sets (from a file, or the default classes).
  */
 import { ErrorCode, WorkerError } from "../result/errors.ts";
-import { cacheFileFor, hashInput, readCache, writeCache } from "./cache.ts";
+import { cacheFileFor, cachedInputHash, readCache, writeCache } from "./cache.ts";
 import { defaultCellSets } from "./default-cell-sets.ts";
 import { Experiment, type CacheStatus } from "./experiment.ts";
 import { detectFormat, loadData } from "./load/index.ts";
@@ -34,7 +34,7 @@ export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
   let inputHash = "";
   let readValueOrder: (() => Promise<GeneValueOrder>) | null = null;
   if (opts.cacheDir !== null) {
-    inputHash = await hashInput(path);
+    inputHash = (await cachedInputHash(path, opts.cacheDir)).hash;
     cacheFile = cacheFileFor(opts.cacheDir, inputHash);
     const hit = await readCache(cacheFile, inputHash, path);
     if (hit.status === "hit") {

@@ -65,7 +65,7 @@ test("a damaged cache file is rebuilt, and the rebuilt one is used", async (t) =
   const cacheDir = tempDir(t);
   const first = await openExperiment({ path: PBMC_SMALL, cacheDir });
   assert.equal(first.cache.status, "built");
-  const file = join(cacheDir, readdirSync(cacheDir)[0]!);
+  const file = join(cacheDir, readdirSync(cacheDir).find((n) => n.endsWith(".cwstate"))!);
   truncateSync(file, 1000);
   const second = await openExperiment({ path: PBMC_SMALL, cacheDir });
   assert.equal(second.cache.status, "rebuilt");
@@ -93,7 +93,7 @@ test("a damaged value order in the cache: the experiment opens, and DE builds th
   const body = { name: "DifferentialExpression", cellSet: "louvain-0", compareWith: "rest", basis: "all", comparisonType: "within" } as const;
   const built = await openExperiment({ path: PBMC_SMALL, cacheDir });
   const want = await runTask(built, { body });
-  const file = join(cacheDir, readdirSync(cacheDir)[0]!);
+  const file = join(cacheDir, readdirSync(cacheDir).find((n) => n.endsWith(".cwstate"))!);
   const bytes = readFileSync(file);
   // flip a byte of the value order's tie sums (found through the header)
   const headerLength = bytes.readUInt32LE(8);
@@ -116,4 +116,31 @@ test("a damaged value order in the cache: the experiment opens, and DE builds th
   await good.valueOrderReady();
   assert.ok(good.state.valueOrder?.ranks);
   assert.deepEqual(await runTask(good, { body }), want);
+});
+
+test("the input's hash is remembered beside the cache while the input is unchanged, and recomputed when a file changes", async (t) => {
+  const { cachedInputHash, hashInput } = await import("../../src/experiment/cache.ts");
+  const { cpSync, appendFileSync } = await import("node:fs");
+  const dir = tempDir(t);
+  const input = join(dir, "input");
+  cpSync(PBMC_SMALL, input, { recursive: true });
+  const cacheDir = join(dir, "cache");
+  const truth = await hashInput(input);
+  assert.deepEqual(await cachedInputHash(input, cacheDir), { hash: truth, reused: false });
+  assert.deepEqual(await cachedInputHash(input, cacheDir), { hash: truth, reused: true });
+  // a file of the folder changes: hashed again, a different hash, then remembered
+  const file = readdirSync(input).find((n) => n.startsWith("barcodes"))!;
+  appendFileSync(join(input, file), "\n");
+  const changed = await cachedInputHash(input, cacheDir);
+  assert.equal(changed.reused, false);
+  assert.notEqual(changed.hash, truth);
+  assert.equal(changed.hash, await hashInput(input));
+  assert.deepEqual(await cachedInputHash(input, cacheDir), { hash: changed.hash, reused: true });
+  // a sidecar that is not ours (damaged, or naming another hash) is never trusted blindly
+  const sidecar = join(cacheDir, readdirSync(cacheDir).find((n) => n.endsWith(".input.json"))!);
+  writeFileSync(sidecar, "{not json");
+  assert.deepEqual(await cachedInputHash(input, cacheDir), { hash: changed.hash, reused: false });
+  const saved = JSON.parse(readFileSync(sidecar, "utf8")) as { path: string };
+  writeFileSync(sidecar, JSON.stringify({ ...saved, path: "/elsewhere" }));
+  assert.deepEqual(await cachedInputHash(input, cacheDir), { hash: changed.hash, reused: false });
 });
