@@ -101,10 +101,13 @@ export function geneExpression(
   const rows = selectedCellIds(exp, body);
   const rowMap = rowsByCell(exp, rows);
   const nRows = rows ? rows.length : exp.maxCellId + 1;
-  checkResultSize(exp, body, genes, rowMap, rows, maxValues);
+  const nValues = checkResultSize(exp, body, genes, rowMap, rows, maxValues);
   const stats: GeneExpressionResult["stats"] = { rawMean: [], rawStdev: [], truncatedMin: [], truncatedMax: [] };
-  const values: number[] = [];
-  const index: number[] = [];
+  // sized up front (filled in order below): growing by push re-allocates and copies, which at a
+  // million cells was most of the task's time; past V8's fast-array length, grown instead
+  const values: number[] = nValues <= PREALLOCATE_MAX ? new Array<number>(nValues) : [];
+  const index: number[] = nValues <= PREALLOCATE_MAX ? new Array<number>(nValues) : [];
+  let filled = 0;
   const ptr: number[] = [0];
   const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
   genes.forEach((g, k) => {
@@ -114,10 +117,12 @@ export function geneExpression(
     stats.rawStdev.push(finite(s.sd));
     stats.truncatedMin.push(finite(s.min));
     stats.truncatedMax.push(finite(s.truncatedMax));
-    appendColumn(rowMap, row.cells, row.values, values, index);
-    ptr.push(values.length);
+    filled = appendColumn(rowMap, row.cells, row.values, values, index, filled);
+    ptr.push(filled);
     if (k % 500 === 499) progress((k + 1) / genes.length);
   });
+  values.length = filled;
+  index.length = filled;
   const out: GeneExpressionResult = {
     orderedGeneNames: genes.map((g) => exp.data.genes.symbols[g]!),
     missingGenes: missing,
@@ -312,11 +317,12 @@ function membership(children: readonly { cellIds: number[] }[], position: Map<nu
 /**
  * Refuses, before anything is built, a response that would carry more than `maxValues`
  * numbers: one per non-zero of each gene in each row showing its cell (a cell id repeated in
- * the selection repeats its values), plus one per echoed cell id.
+ * the selection repeats its values), plus one per echoed cell id. Otherwise returns how many
+ * values the columns hold.
  */
 function checkResultSize(
   exp: Experiment, body: Omit<GeneExpressionBody, "name">, genes: readonly number[], map: RowMap, rows: Int32Array | null, maxValues: number,
-): void {
+): number {
   const { indptr, indices, values } = exp.data.matrix;
   let total = rows ? rows.length : 0;
   for (const g of genes) {
@@ -326,7 +332,7 @@ function checkResultSize(
       total += map.start[c + 1]! - map.start[c]!;
     }
   }
-  if (total <= maxValues) return;
+  if (total <= maxValues) return total - (rows ? rows.length : 0);
   if (!rows) {
     throw invalidInput(`genes: these ${genes.length} genes have ${total} non-zero values, more than one response can carry (${maxValues}); request fewer genes.`);
   }
@@ -365,24 +371,24 @@ function rowsByCell(exp: Experiment, selection: Int32Array | null): RowMap {
   return { start, rows, ordered };
 }
 
-/** Appends one gene's non-zero values as a CSC column (row indices ascending). */
-function appendColumn(map: RowMap, cells: Int32Array, vals: Float64Array, values: number[], index: number[]): void {
-  const from = values.length;
+/** Writes one gene's non-zero values as a CSC column (row indices ascending) from position `from`; returns the end. */
+function appendColumn(map: RowMap, cells: Int32Array, vals: Float64Array, values: number[], index: number[], from: number): number {
+  let at = from;
   for (let p = 0; p < cells.length; p++) {
     const v = vals[p]!;
     if (v === 0) continue;
     const c = cells[p]!;
     for (let q = map.start[c]!; q < map.start[c + 1]!; q++) {
-      index.push(map.rows[q]!);
-      values.push(v);
+      index[at] = map.rows[q]!;
+      values[at++] = v;
     }
   }
-  if (map.ordered) return;
-  const n = values.length - from;
-  if (n < 2) return;
+  if (map.ordered) return at;
+  const n = at - from;
+  if (n < 2) return at;
   let order: ArrayLike<number>;
   let maxRow = 0;
-  for (let i = from; i < values.length; i++) if (index[i]! > maxRow) maxRow = index[i]!;
+  for (let i = from; i < at; i++) if (index[i]! > maxRow) maxRow = index[i]!;
   if (n < SORT_KEY_SCALE && maxRow < 2 ** 27) {
     // row and position packed in one double (rows < 2^27, positions < 2^25: exact below 2^53),
     // so the typed array's native numeric sort orders them: no comparator calls
@@ -398,7 +404,11 @@ function appendColumn(map: RowMap, cells: Int32Array, vals: Float64Array, values
   const sortedIndex = Int32Array.from(order, (i) => index[from + i]!);
   const sortedValues = Float64Array.from(order, (i) => values[from + i]!);
   for (let i = 0; i < n; i++) { index[from + i] = sortedIndex[i]!; values[from + i] = sortedValues[i]!; }
+  return at;
 }
+
+/** Longest result arrays allocated at their final size (V8 keeps arrays up to 32 Mi elements in fast mode). */
+const PREALLOCATE_MAX = 16_000_000;
 
 /** 2^25: see appendColumn */
 const SORT_KEY_SCALE = 33_554_432;
