@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { openExperiment } from "../src/experiment/open.ts";
 import { firstPcs } from "../src/numerics/cluster.ts";
 import { embed2d, nearestNeighbors, type EmbeddingMethod } from "../src/numerics/scran.ts";
-import { knnPreservation } from "../test/science/reference.ts";
+import { exactKnn, knnPreservation } from "./knn-quality.ts";
 import { DEFAULT_TSNE_ITERATIONS } from "../src/numerics/tsne/tsne.ts";
 import { DEFAULT_INTERPOLATION } from "../src/numerics/tsne/interpolation.ts";
 import { execFileSync } from "node:child_process";
@@ -36,27 +36,6 @@ const reps = Number(values.reps);
 const sample = Number(values.sample);
 const variants = values.variants.split(",") as ("old" | "new")[];
 
-/** Each row's k nearest other rows (exact, Euclidean; as reference.ts's exactKnn, with a bounded selection instead of a full sort). */
-function exactKnnFast(x: Float64Array, n: number, d: number, k: number, rows: Int32Array | null): Int32Array[] {
-  const out: Int32Array[] = [];
-  const bestD = new Float64Array(k), bestI = new Int32Array(k);
-  for (let r = 0; r < (rows ? rows.length : n); r++) {
-    const i = rows ? rows[r]! : r;
-    bestD.fill(Infinity); bestI.fill(-1);
-    for (let j = 0; j < n; j++) {
-      if (j === i) continue;
-      let s = 0;
-      for (let t = 0; t < d; t++) { const diff = x[i * d + t]! - x[j * d + t]!; s += diff * diff; }
-      if (s >= bestD[k - 1]!) continue;
-      let p = k - 1;
-      while (p > 0 && bestD[p - 1]! > s) { bestD[p] = bestD[p - 1]!; bestI[p] = bestI[p - 1]!; p--; }
-      bestD[p] = s; bestI[p] = j;
-    }
-    out.push(bestI.slice());
-  }
-  return out;
-}
-
 const median = (a: number[]) => { const s = [...a].sort((p, q) => p - q); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
 
 const results = [];
@@ -67,7 +46,7 @@ for (const path of positionals) {
   const coords = firstPcs(scores, n, nPcs, 30);
   const dims = Math.min(30, nPcs);
   const rows = sample > 0 && sample < n ? new Random(1).sampleIndices(n, sample) : null;
-  const pcaKnn = exactKnnFast(coords, n, dims, 15, rows);
+  const pcaKnn = exactKnn(coords, n, dims, 15, rows);
   const perVariant: Record<string, { ms: number[]; cpuMs: number[]; neighborMs: number[]; preservation: number[] }> = {};
   for (let r = 0; r < reps; r++) {
     for (const v of variants) {
@@ -79,7 +58,7 @@ for (const path of positionals) {
         : { method: "tsne", perplexity: 30, learningRate: 200, init: firstPcs(coords, n, dims, 2) };
       const layout = await embed2d(nn, opts);
       const ms = performance.now() - started; const cu = process.cpuUsage(cpu0); const cpuMs = (cu.user + cu.system) / 1000;
-      const preservation = knnPreservation(pcaKnn, exactKnnFast(layout, n, 2, 15, rows));
+      const preservation = knnPreservation(pcaKnn, exactKnn(layout, n, 2, 15, rows));
       const e = (perVariant[v] ??= { ms: [], cpuMs: [], neighborMs: [], preservation: [] });
       e.ms.push(Math.round(ms)); e.cpuMs.push(Math.round(cpuMs)); e.neighborMs.push(Math.round(neighborMs)); e.preservation.push(Number(preservation.toFixed(4)));
       process.stderr.write(`${basename(path)} ${v} rep ${r}: ${Math.round(ms)} ms (CPU ${Math.round(cpuMs)} ms; neighbours ${Math.round(neighborMs)} ms), preservation ${preservation.toFixed(4)}\n`);

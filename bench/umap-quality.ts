@@ -32,6 +32,7 @@ import { fuzzySimplicialSet } from "../src/numerics/umap/graph.ts";
 import { optimizeLayout, scaledStart } from "../src/numerics/umap/layout.ts";
 import { computeEmbedding, type EmbeddingParams } from "../src/experiment/embeddings.ts";
 import type { Experiment } from "../src/experiment/experiment.ts";
+import { exactKnn, knnPreservation } from "./knn-quality.ts";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => {
@@ -48,50 +49,9 @@ const variants = opt("variants", "scran:today,cellworker").split(",");
 const MIN_DIST = 0.3;
 const todaysEpochs = (n: number): number => (n > 10_000 ? 200 : 500);
 
-/** Each point's k nearest other points, exact Euclidean (ties by index), n x d row-major. */
-function exactKnn(x: Float64Array, n: number, d: number, k: number): Int32Array[] {
-  const out: Int32Array[] = [];
-  const bestD = new Float64Array(k), bestI = new Int32Array(k);
-  for (let i = 0; i < n; i++) {
-    bestD.fill(Infinity); bestI.fill(-1);
-    for (let j = 0; j < n; j++) {
-      if (j === i) continue;
-      let s = 0;
-      for (let t = 0; t < d; t++) { const diff = x[i * d + t]! - x[j * d + t]!; s += diff * diff; }
-      if (s >= bestD[k - 1]!) continue;
-      let p = k - 1;
-      while (p > 0 && bestD[p - 1]! > s) { bestD[p] = bestD[p - 1]!; bestI[p] = bestI[p - 1]!; p--; }
-      bestD[p] = s; bestI[p] = j;
-    }
-    out.push(bestI.slice());
-  }
-  return out;
-}
-
-function preservation(high: Int32Array[], low: Int32Array[]): number {
-  let total = 0;
-  for (let i = 0; i < high.length; i++) {
-    const set = new Set(low[i]);
-    let shared = 0;
-    for (const j of high[i]!) if (set.has(j)) shared++;
-    total += shared / high[i]!.length;
-  }
-  return total / high.length;
-}
-
 /** scran.js's (umappp's) starting layout: its coordinates before the first epoch. */
-function spectralStart(nn: Neighbors): Float64Array {
-  const runs = new Int32Array(nn.nCells).fill(nn.k);
-  const res = scran.FindNearestNeighborsResults.unserialize(runs, nn.indices, nn.distances);
-  const umap = scran.initializeUmap(res, { neighbors: nn.k, minDist: MIN_DIST, epochs: 1 });
-  try {
-    const { x, y } = umap.extractCoordinates();
-    const out = new Float64Array(nn.nCells * 2);
-    for (let i = 0; i < nn.nCells; i++) { out[2 * i] = x[i]!; out[2 * i + 1] = y[i]!; }
-    return out;
-  } finally {
-    umap.free(); res.free();
-  }
+function spectralStart(nn: Neighbors): Promise<Float64Array> {
+  return scranUmap(nn, 1, false);
 }
 
 type Run = (nn: Neighbors, pcs: Float64Array, nPcs: number) => Promise<Float64Array>;
@@ -106,7 +66,7 @@ function variantRun(name: string, exp: Experiment): Run {
     case "scran":
       return (nn) => embed2dScran(nn, epochs);
     case "ts-spectral":
-      return async (nn) => optimizeLayout(fuzzySimplicialSet(nn), spectralStart(nn), { epochs, minDist: MIN_DIST, ...(seed ? { seed } : {}) });
+      return async (nn) => optimizeLayout(fuzzySimplicialSet(nn), await spectralStart(nn), { epochs, minDist: MIN_DIST, ...(seed ? { seed } : {}) });
     case "ts-pca":
       return async (nn, pcs, nPcs) => optimizeLayout(fuzzySimplicialSet(nn), scaledStart(pcs, nn.nCells, nPcs), { epochs, minDist: MIN_DIST, ...(seed ? { seed } : {}) });
     case "cellworker":
@@ -118,12 +78,17 @@ function variantRun(name: string, exp: Experiment): Run {
 }
 
 /** scran.js's UMAP as embed2d ran it before this script: umappp's spectral start and optimiser. */
-async function embed2dScran(nn: Neighbors, epochs: number): Promise<Float64Array> {
+function embed2dScran(nn: Neighbors, epochs: number): Promise<Float64Array> {
+  return scranUmap(nn, epochs, true);
+}
+
+/** umappp's layout after `epochs` epochs (run = true) or its start (run = false), cells x 2. */
+async function scranUmap(nn: Neighbors, epochs: number, run: boolean): Promise<Float64Array> {
   const runs = new Int32Array(nn.nCells).fill(nn.k);
   const res = scran.FindNearestNeighborsResults.unserialize(runs, nn.indices, nn.distances);
   const umap = scran.initializeUmap(res, { neighbors: nn.k, minDist: MIN_DIST, epochs });
   try {
-    while (umap.currentEpoch!() < umap.totalEpochs!()) umap.run({ runTime: 500 });
+    if (run) while (umap.currentEpoch!() < umap.totalEpochs!()) umap.run({ runTime: 500 });
     const { x, y } = umap.extractCoordinates();
     const out = new Float64Array(nn.nCells * 2);
     for (let i = 0; i < nn.nCells; i++) { out[2 * i] = x[i]!; out[2 * i + 1] = y[i]!; }
@@ -168,7 +133,7 @@ for (const ds of datasets) {
   }
   const rows: Record<string, unknown> = {};
   for (const v of runs) {
-    const p = preservation(high, exactKnn(v.layouts[0]!, exp.nCells, 2, 15));
+    const p = knnPreservation(high, exactKnn(v.layouts[0]!, exp.nCells, 2, 15));
     rows[v.name] = { medianMs: median(v.times), timesMs: v.times, medianCpuMs: median(v.cpu), cpuMs: v.cpu, knn15Preservation: Number(p.toFixed(4)), deterministic: v.layouts.every((l) => same(l, v.layouts[0]!)) };
     process.stderr.write(`${ds} ${v.name}: ${median(v.times)} ms (cpu ${median(v.cpu)} ms), preservation ${p.toFixed(4)}\n`);
   }

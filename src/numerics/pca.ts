@@ -15,6 +15,17 @@ import { orientSigns, pcaOfSparseRows, type PcaOutput } from "./scran.ts";
 
 export const SCALE_MAX = 10;
 
+/** A gene's sd over all n cells (n − 1; its stored values `x`, zeros implicit) and the cap on x / sd that clips z at scaleMax. */
+function geneScale(x: Float64Array, n: number, scaleMax: number): { sd: number; cap: number } {
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) sum += x[i]!;
+  const mean = sum / n;
+  let ss = (n - x.length) * mean * mean;
+  for (let i = 0; i < x.length; i++) { const d = x[i]! - mean; ss += d * d; }
+  const sd = Math.sqrt(ss / (n - 1));
+  return { sd, cap: scaleMax + mean / sd };
+}
+
 /** Rows of `genes` as sparse a = min(x/sd, scaleMax + mean/sd) (see the header). */
 export function shiftedScaledRows(
   m: GeneMajorMatrix, norm: Normalizer, genes: Int32Array, scaleMax = SCALE_MAX,
@@ -26,13 +37,7 @@ export function shiftedScaledRows(
   const values = new Float64Array(indptr[genes.length]!);
   genes.forEach((g, f) => {
     const { cells, values: x } = normalizedRow(m, norm, g);
-    let sum = 0;
-    for (let i = 0; i < x.length; i++) sum += x[i]!;
-    const mean = sum / n;
-    let ss = (n - x.length) * mean * mean;
-    for (let i = 0; i < x.length; i++) { const d = x[i]! - mean; ss += d * d; }
-    const sd = Math.sqrt(ss / (n - 1));
-    const cap = scaleMax + mean / sd;
+    const { sd, cap } = geneScale(x, n, scaleMax);
     const base = indptr[f]!;
     indices.set(cells, base);
     for (let i = 0; i < x.length; i++) values[base + i] = sd > 0 ? Math.min(x[i]! / sd, cap) : 0;
@@ -99,13 +104,9 @@ async function sampledPca(m: GeneMajorMatrix, norm: Normalizer, hvgs: Int32Array
   const indptr = new Int32Array(nF + 1);
   hvgs.forEach((g, f) => {
     const { cells, values: x } = normalizedRow(m, norm, g);
-    let sum = 0;
-    for (let i = 0; i < x.length; i++) sum += x[i]!;
-    const mean = sum / n;
-    let ss = (n - x.length) * mean * mean;
-    for (let i = 0; i < x.length; i++) { const d = x[i]! - mean; ss += d * d; }
-    sd[f] = Math.sqrt(ss / (n - 1));
-    cap[f] = SCALE_MAX + mean / sd[f]!;
+    const scale = geneScale(x, n, SCALE_MAX);
+    sd[f] = scale.sd;
+    cap[f] = scale.cap;
     let kept = 0, sumA = 0;
     for (let i = 0; i < x.length; i++) {
       const a = sd[f]! > 0 ? Math.min(x[i]! / sd[f]!, cap[f]!) : 0;

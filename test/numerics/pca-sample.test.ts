@@ -13,7 +13,7 @@ import { normalizerOf } from "../../src/experiment/preprocess.ts";
 import { computePca, sampleCellPositions } from "../../src/numerics/pca.ts";
 import { firstPcs } from "../../src/numerics/cluster.ts";
 import { PBMC3K } from "../helpers.ts";
-import { exactKnn, knnPreservation } from "../science/reference.ts";
+import { exactKnn, knnPreservation, pearson } from "../science/reference.ts";
 
 let exp: Experiment;
 before(async () => {
@@ -25,16 +25,6 @@ function column(scores: Float64Array, n: number, k: number, j: number): Float64A
   for (let i = 0; i < n; i++) out[i] = scores[i * k + j]!;
   return out;
 }
-function correlation(x: Float64Array, y: Float64Array): number {
-  const n = x.length;
-  let mx = 0, my = 0;
-  for (let i = 0; i < n; i++) { mx += x[i]!; my += y[i]!; }
-  mx /= n; my /= n;
-  let sxy = 0, sxx = 0, syy = 0;
-  for (let i = 0; i < n; i++) { const a = x[i]! - mx, b = y[i]! - my; sxy += a * b; sxx += a * a; syy += b * b; }
-  return sxy / Math.sqrt(sxx * syy);
-}
-
 test("sample positions: the requested size, in cell order, seeded", () => {
   const a = sampleCellPositions(1000, 300, 1);
   const drawn = [...a.keys()].filter((c) => a[c]! >= 0);
@@ -60,7 +50,7 @@ test("PCA fitted on a sample: all but one cell reproduces the PCA of all cells; 
   assert.equal(almost.scores.length, n * 50);
   for (let j = 0; j < 20; j++) {
     // (a sign may differ where a PC's two largest-magnitude scores are close: signs are arbitrary)
-    const r = correlation(column(full.scores, n, 50, j), column(almost.scores, n, 50, j));
+    const r = pearson(column(full.scores, n, 50, j), column(almost.scores, n, 50, j));
     assert.ok(Math.abs(r) > 0.99, `PC${j + 1}: r = ${r.toFixed(4)}`);
   }
   const kept = knnPreservation(exactKnn(firstPcs(full.scores, n, 50, 30), n, 30, 15), exactKnn(firstPcs(almost.scores, n, 50, 30), n, 30, 15));
@@ -75,7 +65,7 @@ test("PCA fitted on a sample: all but one cell reproduces the PCA of all cells; 
   const half = await computePca(exp.data.matrix, norm, exp.state.hvgs, 50, 1350);
   const minR = [0.99, 0.98, 0.85, 0.8, 0.9];
   minR.forEach((min, j) => {
-    const r = correlation(column(full.scores, n, 50, j), column(half.scores, n, 50, j));
+    const r = pearson(column(full.scores, n, 50, j), column(half.scores, n, 50, j));
     assert.ok(r > min, `PC${j + 1}: r = ${r.toFixed(4)}`);
   });
 });
