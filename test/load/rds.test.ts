@@ -144,7 +144,9 @@ test("the processed-state cache keeps what the .rds gave (misc, obs, embeddings,
   assert.deepEqual(hit.data.obs, built.data.obs);
   assert.deepEqual(hit.data.embeddings, built.data.embeddings);
   assert.deepEqual(hit.data.storedGeneStats, built.data.storedGeneStats);
-  // and the state made from the object's stored results, with what came from where
+  // and the state made from the object's stored results, with what came from where (the
+  // value order is read after the open, in the background)
+  await hit.valueOrderReady();
   assert.deepEqual(hit.state, built.state);
   assert.deepEqual(hit.state.stored, { pca: true, genes: true, clusters: true });
   assert.equal(hit.state.pcsUsed, 10);
