@@ -145,13 +145,14 @@ function swap(a: Float64Array, i: number, j: number): void {
   const t = a[i]!; a[i] = a[j]!; a[j] = t;
 }
 
-/** All of the above for one vector of n values given its stored entries (not modified). */
-export function summarizeWithZeros(stored: ArrayLike<number>, n: number): SparseSummary {
+/**
+ * All of the above for one vector of n values given its stored entries: not modified, unless
+ * `reorder` is true and they are a Float64Array, which is then reordered in place (its values
+ * kept) instead of copied: for a caller done with the order, one allocation less per vector.
+ */
+export function summarizeWithZeros(stored: ArrayLike<number>, n: number, reorder = false): SparseSummary {
   const { mean, sd } = meanSdWithZeros(stored, n);
-  return {
-    mean,
-    sd,
-    min: minWithZeros(stored, n),
-    truncatedMax: truncatedMaxOfUnsorted(Float64Array.from(stored), n - stored.length),
-  };
+  const min = minWithZeros(stored, n);
+  const work = reorder && stored instanceof Float64Array ? stored : Float64Array.from(stored);
+  return { mean, sd, min, truncatedMax: truncatedMaxOfUnsorted(work, n - stored.length) };
 }

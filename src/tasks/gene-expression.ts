@@ -112,13 +112,14 @@ export function geneExpression(
   const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
   genes.forEach((g, k) => {
     const row = normalizedRow(exp.data.matrix, exp.normalizer, g);
-    const s = summarizeWithZeros(row.values, exp.nCells);
+    filled = appendColumn(rowMap, row.cells, row.values, values, index, filled);
+    ptr.push(filled);
+    // the row's values are not needed in cell order any more: summarised in place
+    const s = summarizeWithZeros(row.values, exp.nCells, true);
     stats.rawMean.push(finite(s.mean));
     stats.rawStdev.push(finite(s.sd));
     stats.truncatedMin.push(finite(s.min));
     stats.truncatedMax.push(finite(s.truncatedMax));
-    filled = appendColumn(rowMap, row.cells, row.values, values, index, filled);
-    ptr.push(filled);
     if (k % 500 === 499) progress((k + 1) / genes.length);
   });
   values.length = filled;

@@ -31,6 +31,11 @@ test("truncatedMax by selection equals the sorted definition (random vectors: ti
   const v = Float64Array.from([3, 1, 2]);
   summarizeWithZeros(v, 10);
   assert.deepEqual(Array.from(v), [3, 1, 2]);
+  // reorder = true: the same summary, the array's values kept (in another order)
+  const w = Float64Array.from([0.5, 3, -1, 2, 2, 7, 0.25]);
+  const copy = Float64Array.from(w);
+  assert.deepEqual(summarizeWithZeros(w, 40, true), summarizeWithZeros(copy, 40));
+  assert.deepEqual(Array.from(w).sort(), Array.from(copy).sort());
   // NaN goes the plain way (sorted last, so the maximum is NaN)
   assert.ok(Number.isNaN(summarizeWithZeros([1, NaN, 2], 3).truncatedMax));
 });
