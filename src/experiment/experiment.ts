@@ -10,6 +10,25 @@ import type { Normalizer } from "../numerics/normalize.ts";
 import type { CellClass } from "./cell-sets/cell-sets.ts";
 import type { GeneValueOrder } from "../numerics/stats/gene-value-order.ts";
 
+/**
+ * The lower-cased symbol → first gene index map of a gene list, built once per list: every
+ * Experiment over the same loaded data shares it (a fresh Experiment, e.g. per benchmark run,
+ * does not rebuild 35,000 entries).
+ */
+const symbolIndexes = new WeakMap<readonly string[], Map<string, number>>();
+function symbolIndexOf(symbols: readonly string[]): Map<string, number> {
+  let index = symbolIndexes.get(symbols);
+  if (!index) {
+    index = new Map();
+    for (let i = 0; i < symbols.length; i++) {
+      const key = symbols[i]!.toLowerCase();
+      if (!index.has(key)) index.set(key, i);
+    }
+    symbolIndexes.set(symbols, index);
+  }
+  return index;
+}
+
 /** Derived results kept per experiment unless told otherwise (`CELLWORKER_MEMO_ENTRIES`). */
 export const DEFAULT_MEMO_ENTRIES = 64;
 
@@ -55,13 +74,7 @@ export class Experiment {
 
   /** Gene index by symbol, case-insensitive; the first gene wins when symbols repeat. */
   geneBySymbol(symbol: string): number | undefined {
-    if (!this.symbolIndex) {
-      this.symbolIndex = new Map();
-      this.data.genes.symbols.forEach((s, i) => {
-        const key = s.toLowerCase();
-        if (!this.symbolIndex!.has(key)) this.symbolIndex!.set(key, i);
-      });
-    }
+    this.symbolIndex ??= symbolIndexOf(this.data.genes.symbols);
     return this.symbolIndex.get(symbol.toLowerCase());
   }
 
