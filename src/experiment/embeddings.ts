@@ -46,7 +46,7 @@ export function computeEmbedding(exp: Experiment, params: EmbeddingParams, progr
 /**
  * UMAP's epochs: 200 up to 10 000 cells, 150 above (uwot and umap-learn run 500 and 200). Their
  * kNN-15 preservation stays within 0.01 of scran.js's 500 / 200 epochs on pbmc3k and the 12.6k-cell
- * set (bench/umap-quality.ts; bench/results/2026-12-04-umap-tuning.json).
+ * set (bench/umap-quality.ts; bench/results/2026-12-05-umap-tuning.json).
  */
 export function umapEpochs(nCells: number): number {
   return nCells > 10_000 ? 150 : 200;
