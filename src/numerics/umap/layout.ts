@@ -37,6 +37,12 @@ function repulsion(d2: number, a: number, b: number): number {
   return (2 * b) / ((0.001 + d2) * (1 + a * Math.pow(d2, b)));
 }
 
+/** A tabulated gradient coefficient at r = distance * STEPS, 1 <= r < TABLE_SIZE: linear between entries. */
+function interpolate(table: Float64Array, r: number): number {
+  const i = r | 0, f = r - i;
+  return table[i]! + f * (table[i + 1]! - table[i]!);
+}
+
 /**
  * Math.pow would cost most of an epoch, so the coefficients are read from tables at distances
  * 1/STEPS apart, interpolated linearly: relative error at most about 1e-3 at distances from 0.5
@@ -64,7 +70,6 @@ export function optimizeLayout(graph: FuzzyGraph, coords: Float64Array, opts: La
     attract[i] = attraction(d2, a, b);
     repel[i] = repulsion(d2, a, b);
   }
-  const last = TABLE_SIZE;
 
   // edges kept and their schedules
   let wMax = 0;
@@ -102,9 +107,7 @@ export function optimizeLayout(graph: FuzzyGraph, coords: Float64Array, opts: La
       let d2 = dx * dx + dy * dy;
       if (d2 > 0) {
         const r = Math.sqrt(d2) * STEPS;
-        let coeff: number;
-        if (r >= 1 && r < last) { const i = r | 0, f = r - i; coeff = attract[i]! + f * (attract[i + 1]! - attract[i]!); }
-        else coeff = attraction(d2, a, b);
+        const coeff = r >= 1 && r < TABLE_SIZE ? interpolate(attract, r) : attraction(d2, a, b);
         let gx = coeff * dx, gy = coeff * dy;
         gx = (gx > 4 ? 4 : gx < -4 ? -4 : gx) * alpha;
         gy = (gy > 4 ? 4 : gy < -4 ? -4 : gy) * alpha;
@@ -123,9 +126,7 @@ export function optimizeLayout(graph: FuzzyGraph, coords: Float64Array, opts: La
         d2 = dx * dx + dy * dy;
         if (d2 > 0) {
           const r = Math.sqrt(d2) * STEPS;
-          let coeff: number;
-          if (r >= 1 && r < last) { const i = r | 0, f = r - i; coeff = repel[i]! + f * (repel[i + 1]! - repel[i]!); }
-          else coeff = repulsion(d2, a, b);
+          const coeff = r >= 1 && r < TABLE_SIZE ? interpolate(repel, r) : repulsion(d2, a, b);
           let gx = coeff * dx, gy = coeff * dy;
           gx = gx > 4 ? 4 : gx < -4 ? -4 : gx;
           gy = gy > 4 ? 4 : gy < -4 ? -4 : gy;
