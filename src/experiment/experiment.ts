@@ -43,7 +43,6 @@ export class Experiment {
   readonly maxCellId: number;
   /** cell index by cell id (-1 where the id is not in the data) */
   private readonly indexById: Int32Array;
-  private symbolIndex: Map<string, number> | null = null;
   private readonly memo = new Map<string, Promise<unknown>>();
 
   private readonly memoEntries: number;
@@ -74,8 +73,7 @@ export class Experiment {
 
   /** Gene index by symbol, case-insensitive; the first gene wins when symbols repeat. */
   geneBySymbol(symbol: string): number | undefined {
-    this.symbolIndex ??= symbolIndexOf(this.data.genes.symbols);
-    return this.symbolIndex.get(symbol.toLowerCase());
+    return symbolIndexOf(this.data.genes.symbols).get(symbol.toLowerCase());
   }
 
   /**

@@ -126,7 +126,7 @@ export async function readStateFile(path: string, defer: (name: string) => boole
 }
 
 /** The magic, header and padding (checked against the trailer's CRC-32) and the parsed header. */
-async function readHead(fh: FileHandle): Promise<{ head: Buffer; header: { meta: unknown; arrays: ArrayEntry[] }; size: number }> {
+async function readHead(fh: FileHandle): Promise<{ head: Buffer; header: { meta: unknown; arrays: ArrayEntry[] } }> {
   const size = (await fh.stat()).size;
   if (size < MAGIC.length + 4 + CRC_BYTES) throw new StateFileError("not a cellworker state file");
   const start = Buffer.alloc(MAGIC.length + 4);
@@ -150,7 +150,7 @@ async function readHead(fh: FileHandle): Promise<{ head: Buffer; header: { meta:
     end = Math.max(end, dataStart + e.offset + e.length * Ctor.BYTES_PER_ELEMENT);
   }
   if (end > size - CRC_BYTES) throw new StateFileError("an array runs past the end of the file (file truncated)");
-  return { head, header, size };
+  return { head, header };
 }
 
 async function readArray(fh: FileHandle, dataStart: number, e: ArrayEntry): Promise<TypedArray> {
