@@ -134,6 +134,8 @@ async function sampledPca(m: GeneMajorMatrix, norm: Normalizer, hvgs: Int32Array
   for (let f = 0; f < nF; f++) for (let j = 0; j < k; j++) load[f * k + j] = rot[f + j * nF]!;
   const scores = new Float64Array(n * k);
   const offset = new Float64Array(k);
+  // each gene's values are normalised again rather than kept from the first pass: keeping them
+  // would hold every HVG non-zero of all cells (~2 GB at a million cells) through the fit
   hvgs.forEach((g, f) => {
     const { cells, values: x } = normalizedRow(m, norm, g);
     const l = f * k;
