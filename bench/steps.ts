@@ -24,7 +24,7 @@ export const LIST_FILTER = "^CD";
 export const STEPS: Record<string, [string, string]> = {
   coldStart: ["openExperiment, no cache: read the 10x folder, QC, LogNormalize, vst HVGs, PCA (50), kNN + SNN + Louvain (0.8), write the processed-state cache",
     "Read10X + CreateSeuratObject + NormalizeData + FindVariableFeatures (vst, 2000) + ScaleData + RunPCA (50) + FindNeighbors (dims 1:30) + FindClusters (0.8)"],
-  warmStart: ["openExperiment in a fresh process from the processed-state cache (hashes the input, reads the cache file)",
+  warmStart: ["openExperiment in a fresh process from the processed-state cache, as the worker opens it (hashes the input or reuses its remembered hash, reads the cache file but the matrix and the value order, which follow in the background: matrixReadMs, valueOrderReadMs)",
     "readRDS of the processed Seurat object (saved with compress = FALSE)"],
   umap: ['GetEmbedding {type: "umap"} (first request: UMAP on the 30 neighbours preprocessing kept; before a9f44c5 it searched them itself)', "RunUMAP(dims = 1:30, n.neighbors = 30, min.dist = 0.3, uwot; searches its own neighbours)"],
   tsne: ['GetEmbedding {type: "tsne"} (first request: 90-neighbour search + t-SNE, perplexity 30)', "RunTSNE(dims = 1:30, perplexity = 30, Rtsne)"],

@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { access, constants, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Experiment } from "./experiment/experiment.ts";
+import { nonZeros } from "./experiment/pending-matrix.ts";
 import { readRequestFile, readRequestStream } from "./envelope/read.ts";
 import { WorkerError } from "./result/errors.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -81,6 +82,7 @@ async function openFrom(values: Values, env: NodeJS.ProcessEnv, log: Logger, lim
     ...(values["cell-sets"] ? { cellSetsFile: values["cell-sets"] } : {}),
     log,
     limits,
+    deferMatrix: true,
   });
 }
 
@@ -132,7 +134,7 @@ function inspectCommand(exp: Experiment): number {
     `format:      ${d.format}`,
     `cells:       ${d.matrix.nCells} (cell ids ${exp.maxCellId === d.matrix.nCells - 1 ? `0..${exp.maxCellId}` : `up to ${exp.maxCellId}`})`,
     `genes:       ${d.matrix.nGenes}`,
-    `non-zeros:   ${d.matrix.indices.length}`,
+    `non-zeros:   ${nonZeros(d.matrix)}`,
     `matrix:      ${d.matrixKind === "counts" ? "raw counts" : "log-normalised values (no raw counts)"} from ${d.matrixSource}`,
     `obs columns: ${d.obs.length ? d.obs.map((c) => `${c.name} (${c.kind}${c.kind === "categorical" ? `, ${c.categories.length} levels` : ""})`).join(", ") : "none"}`,
     `embeddings:  ${Object.keys(d.embeddings).join(", ") || "none stored"}`,

@@ -5,16 +5,19 @@
  * parameters; any mismatch, truncation or checksum failure means "rebuild", never "trust".
  */
 import { createHash } from "node:crypto";
+import { crc32 } from "node:zlib";
 import { createReadStream } from "node:fs";
 import { access, mkdir, readdir, readFile, rename, stat, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { LoadedData, ObsColumn } from "./types.ts";
 import { normalizerOf, PREPROCESS, type ProcessedState } from "./preprocess.ts";
 import { smallCountTable, type GeneValueOrder } from "../numerics/stats/gene-value-order.ts";
-import { readStateFile, writeStateFile } from "./state-file.ts";
+import { readStateFile, StateFileError, writeStateFile } from "./state-file.ts";
+import { PendingMatrix } from "./pending-matrix.ts";
+import type { GeneMajorMatrix } from "../numerics/sparse.ts";
 
 /** Bump whenever the file layout or what preprocessing computes changes: old caches then rebuild. */
-export const CACHE_VERSION = 9;
+export const CACHE_VERSION = 10;
 
 /** The files hashInput reads: the file itself (null), or a folder's regular files (sorted names). */
 async function inputFiles(path: string): Promise<(string | null)[]> {
@@ -83,11 +86,24 @@ export function cacheFileFor(cacheDir: string, inputHash: string): string {
   return join(cacheDir, `${inputHash}.cwstate`);
 }
 
+/** The matrix of a cache hit opened with `deferMatrix`: its arrays, and some of its rows, read from the file when asked for. */
+export interface DeferredMatrix {
+  /** the cell indices and values, whole (each array's checksum verified) */
+  read(): Promise<{ indices: Int32Array; values: Float32Array }>;
+  /**
+   * A matrix of the full shape holding only these genes' rows (the other rows empty), read by
+   * positional reads, each row checked against its own CRC-32.
+   */
+  rows(genes: readonly number[]): Promise<GeneMajorMatrix>;
+}
+
 export type CacheLookup =
   | {
     status: "hit"; data: LoadedData; state: ProcessedState;
     /** the value order, read from the file when asked for (not part of the warm start); null when the cache has none */
     readValueOrder: (() => Promise<GeneValueOrder>) | null;
+    /** with `deferMatrix`: data.matrix is a PendingMatrix, filled from this; otherwise null */
+    matrix: DeferredMatrix | null;
   }
   | { status: "missing" | "stale" | "corrupt"; reason: string };
 
@@ -109,7 +125,13 @@ interface Meta {
   valueOrder?: boolean;
 }
 
-export async function readCache(file: string, inputHash: string, path: string): Promise<CacheLookup> {
+const MATRIX_ARRAYS = ["matrix.indices", "matrix.values"];
+
+/**
+ * `deferMatrix`: the matrix's cell indices and values (8 bytes per non-zero) are not read at
+ * the open; data.matrix is a PendingMatrix and the hit's `matrix` reads them, whole or by rows.
+ */
+export async function readCache(file: string, inputHash: string, path: string, opts: { deferMatrix?: boolean } = {}): Promise<CacheLookup> {
   try {
     await access(file);
   } catch {
@@ -117,16 +139,29 @@ export async function readCache(file: string, inputHash: string, path: string): 
   }
   try {
     // the value order (8 bytes per non-zero, half the file) is only read when a comparison needs it
-    const stateFile = await readStateFile(file, (name) => name.startsWith("order."));
+    const stateFile = await readStateFile(file, (name) => name.startsWith("order.") || (opts.deferMatrix === true && MATRIX_ARRAYS.includes(name)));
     const m = stateFile.meta as Meta;
     if (m.version !== CACHE_VERSION) return { status: "stale", reason: `cache version ${m.version}, expected ${CACHE_VERSION}` };
     if (m.inputHash !== inputHash) return { status: "stale", reason: "input file changed" };
     if (JSON.stringify(m.params) !== JSON.stringify(PREPROCESS)) return { status: "stale", reason: "preprocessing parameters changed" };
     const { data, state } = fromArrays(m, stateFile.arrays as Record<string, never>, path);
     const readValueOrder = m.valueOrder
-      ? async (): Promise<GeneValueOrder> => valueOrderFromArrays(await stateFile.readDeferred(), smallCountTable(normalizerOf(data, state), data.matrix.nCells))
+      ? async (): Promise<GeneValueOrder> => valueOrderFromArrays(await stateFile.readDeferred(ORDER_ARRAYS), smallCountTable(normalizerOf(data, state), data.matrix.nCells))
       : null;
-    return { status: "hit", data, state, readValueOrder };
+    let matrix: DeferredMatrix | null = null;
+    if (data.matrix instanceof PendingMatrix) {
+      const pending = data.matrix;
+      const rowCrc = stateFile.arrays["matrix.rowCrc"] as Int32Array | undefined;
+      if (!rowCrc || rowCrc.length !== 2 * pending.nGenes) throw new Error("cache lacks matrix.rowCrc");
+      matrix = {
+        async read() {
+          const a = await stateFile.readDeferred(MATRIX_ARRAYS);
+          return { indices: a["matrix.indices"] as Int32Array, values: a["matrix.values"] as Float32Array };
+        },
+        rows: (genes) => readRows(pending, rowCrc, genes, (parts) => stateFile.readSlices(parts)),
+      };
+    }
+    return { status: "hit", data, state, readValueOrder, matrix };
   } catch (err) {
     return { status: "corrupt", reason: (err as Error).message };
   }
@@ -154,6 +189,7 @@ function toArrays(inputHash: string, data: LoadedData, state: ProcessedState): {
     "matrix.indptr": data.matrix.indptr,
     "matrix.indices": data.matrix.indices,
     "matrix.values": data.matrix.values,
+    "matrix.rowCrc": rowChecksums(data.matrix),
     cellIds: data.cellIds,
     "qc.totalCounts": state.qc.totalCounts,
     "qc.genesDetected": state.qc.genesDetected,
@@ -201,6 +237,52 @@ function toArrays(inputHash: string, data: LoadedData, state: ProcessedState): {
   };
 }
 
+const ORDER_ARRAYS = ["order.cells", "order.nonNegativeFrom", "order.storedZeros", "order.nanFrom", "order.midrank", "order.zeroMidrank", "order.tieSum"];
+
+const rowBytes = (a: Int32Array | Float32Array, from: number, to: number): Uint8Array =>
+  new Uint8Array(a.buffer, a.byteOffset + from * 4, (to - from) * 4);
+
+/** CRC-32 of each gene row's cell indices (at 2g) and values (at 2g + 1), as int32. */
+export function rowChecksums(m: GeneMajorMatrix): Int32Array {
+  const out = new Int32Array(2 * m.nGenes);
+  for (let g = 0; g < m.nGenes; g++) {
+    const from = m.indptr[g]!;
+    const to = m.indptr[g + 1]!;
+    out[2 * g] = crc32(rowBytes(m.indices, from, to));
+    out[2 * g + 1] = crc32(rowBytes(m.values, from, to));
+  }
+  return out;
+}
+
+/** A matrix of `pending`'s shape holding only `genes`' rows, read from the file and checked row by row. */
+async function readRows(
+  pending: PendingMatrix, rowCrc: Int32Array, genes: readonly number[],
+  readSlices: (parts: { name: string; from: number; to: number }[]) => Promise<ArrayLike<number>[]>,
+): Promise<GeneMajorMatrix> {
+  const { indptr: full, nGenes, nCells } = pending;
+  const wanted = [...new Set(genes)].filter((g) => Number.isInteger(g) && g >= 0 && g < nGenes).sort((a, b) => a - b);
+  const parts = wanted.flatMap((g) => [
+    { name: "matrix.indices", from: full[g]!, to: full[g + 1]! },
+    { name: "matrix.values", from: full[g]!, to: full[g + 1]! },
+  ]);
+  const got = (await readSlices(parts)) as (Int32Array | Float32Array)[];
+  const indptr = new Float64Array(nGenes + 1);
+  for (const g of wanted) indptr[g + 1] = full[g + 1]! - full[g]!;
+  for (let g = 0; g < nGenes; g++) indptr[g + 1]! += indptr[g]!;
+  const indices = new Int32Array(indptr[nGenes]!);
+  const values = new Float32Array(indptr[nGenes]!);
+  wanted.forEach((g, k) => {
+    const rowIndices = got[2 * k] as Int32Array;
+    const rowValues = got[2 * k + 1] as Float32Array;
+    if (crc32(rowBytes(rowIndices, 0, rowIndices.length)) !== (rowCrc[2 * g]! >>> 0) || crc32(rowBytes(rowValues, 0, rowValues.length)) !== (rowCrc[2 * g + 1]! >>> 0)) {
+      throw new StateFileError(`matrix row ${g}: checksum mismatch (file corrupted)`);
+    }
+    indices.set(rowIndices, indptr[g]!);
+    values.set(rowValues, indptr[g]!);
+  });
+  return { nGenes, nCells, indptr, indices, values };
+}
+
 function valueOrderFromArrays(a: Record<string, unknown>, smallCounts: Float64Array | null): GeneValueOrder {
   const need = <T,>(name: string): T => {
     if (a[name] === undefined) throw new Error(`cache lacks ${name}`);
@@ -214,6 +296,8 @@ function valueOrderFromArrays(a: Record<string, unknown>, smallCounts: Float64Ar
 }
 
 function fromArrays(m: Meta, a: Record<string, never>, path: string): { data: LoadedData; state: ProcessedState } {
+  // the matrix's arrays absent: deferred (readCache's deferMatrix)
+  const deferred = a["matrix.indices"] === undefined && a["matrix.values"] === undefined;
   const need = <T,>(name: string): T => {
     const v = a[name];
     if (v === undefined) throw new Error(`cache lacks ${name}`);
@@ -239,7 +323,9 @@ function fromArrays(m: Meta, a: Record<string, never>, path: string): { data: Lo
   const data: LoadedData = {
     ...rest,
     path,
-    matrix: { nGenes, nCells, indptr: need("matrix.indptr"), indices: need("matrix.indices"), values: need("matrix.values") },
+    matrix: deferred
+      ? new PendingMatrix(nGenes, nCells, need("matrix.indptr"))
+      : { nGenes, nCells, indptr: need("matrix.indptr"), indices: need("matrix.indices"), values: need("matrix.values") },
     cellIds: need("cellIds"),
     obs,
     embeddings,

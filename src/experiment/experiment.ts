@@ -9,6 +9,8 @@ import { normalizerOf } from "./preprocess.ts";
 import type { Normalizer } from "../numerics/normalize.ts";
 import type { CellClass } from "./cell-sets/cell-sets.ts";
 import type { GeneValueOrder } from "../numerics/stats/gene-value-order.ts";
+import type { GeneMajorMatrix } from "../numerics/sparse.ts";
+import { inMemory, PendingMatrix } from "./pending-matrix.ts";
 
 /**
  * The lower-cased symbol → first gene index map of a gene list, built once per list: every
@@ -48,6 +50,10 @@ export class Experiment {
   private readonly memoEntries: number;
   /** the cached value order being read (see loadValueOrder) */
   private valueOrderLoad: Promise<void> = Promise.resolve();
+  /** the matrix's arrays being read (see loadMatrix) */
+  private matrixLoad: Promise<void> = Promise.resolve();
+  /** reads some genes' rows from the cache while the matrix is being read */
+  private rowReader: ((genes: readonly number[]) => Promise<GeneMajorMatrix>) | null = null;
 
   constructor(data: LoadedData, state: ProcessedState, cellSets: CellClass[], cache: Experiment["cache"], memoEntries = DEFAULT_MEMO_ENTRIES) {
     this.memoEntries = memoEntries;
@@ -97,13 +103,53 @@ export class Experiment {
   }
 
   /**
-   * Reads the value order from the processed-state cache in the background (it is half the
-   * file, and only DifferentialExpression needs it): the experiment answers other requests
-   * meanwhile, and `valueOrderReady()` waits for it. If the read fails, the order is left
-   * absent and the first comparison builds it from the matrix.
+   * Reads the matrix's arrays in the background (data.matrix is a PendingMatrix until then):
+   * tasks that read a few genes are answered meanwhile from `rows`, tasks that read the whole
+   * matrix wait (`matrixReady()`; the runner does it for tasks declaring matrix: "whole"). A
+   * failed read rejects matrixReady() with its error (`read` does its own recovery).
+   */
+  loadMatrix(read: () => Promise<{ indices: Int32Array; values: Float32Array }>, rows: (genes: readonly number[]) => Promise<GeneMajorMatrix>): void {
+    const m = this.data.matrix;
+    if (!(m instanceof PendingMatrix)) throw new Error("loadMatrix: the matrix is already in memory");
+    this.rowReader = rows;
+    this.matrixLoad = read().then(({ indices, values }) => {
+      m.fill(indices, values);
+      this.rowReader = null;
+    });
+    this.matrixLoad.catch(() => {}); // reported to whoever waits for it
+  }
+
+  /** Resolves once the whole matrix is in memory (at once unless a background read is under way). */
+  matrixReady(): Promise<void> {
+    return this.matrixLoad;
+  }
+
+  /**
+   * A matrix holding at least these genes' rows: the experiment's own once it is in memory;
+   * while it is being read, one holding just these rows, read from the processed-state cache
+   * (if that fails, the whole matrix is awaited).
+   */
+  async rowsOf(genes: readonly number[]): Promise<GeneMajorMatrix> {
+    const reader = this.rowReader;
+    if (reader && !inMemory(this.data.matrix)) {
+      try {
+        return await reader(genes);
+      } catch {
+        // a damaged row or a replaced file: the background read settles it
+      }
+    }
+    await this.matrixLoad;
+    return this.data.matrix;
+  }
+
+  /**
+   * Reads the value order from the processed-state cache in the background, after the matrix
+   * (it is half the file, and only DifferentialExpression needs it): the experiment answers
+   * other requests meanwhile, and `valueOrderReady()` waits for it. If the read fails, the
+   * order is left absent and the first comparison builds it from the matrix.
    */
   loadValueOrder(read: () => Promise<GeneValueOrder>, onError: (err: Error) => void = () => {}): void {
-    this.valueOrderLoad = read().then(
+    this.valueOrderLoad = this.matrixLoad.catch(() => {}).then(read).then(
       (order) => { this.state.valueOrder ??= order; },
       (err: unknown) => onError(err as Error),
     );

@@ -11,6 +11,9 @@ import { detectFormat, loadData } from "./load/index.ts";
 import { checkMinimumSize, preprocess } from "./preprocess.ts";
 import { readCellSetsFile } from "./cell-sets/cell-sets.ts";
 import type { GeneValueOrder } from "../numerics/stats/gene-value-order.ts";
+import type { DeferredMatrix } from "./cache.ts";
+import { nonZeros } from "./pending-matrix.ts";
+import { rm } from "node:fs/promises";
 
 export interface OpenOptions {
   /** data file or folder */
@@ -22,6 +25,13 @@ export interface OpenOptions {
   log?: (message: string, fields?: Record<string, unknown>) => void;
   /** memory limits (src/config.ts): the derived-results memo's size and the memory budget */
   limits?: { memoEntries?: number; memoryBudgetMb?: number | null };
+  /**
+   * From the cache, open without reading the matrix's arrays (8 bytes per non-zero): they are
+   * read in the background while tasks that read a few genes are answered from the file's rows
+   * (Experiment.loadMatrix). For the serving paths; default false (the open returns with
+   * everything in memory).
+   */
+  deferMatrix?: boolean;
 }
 
 export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
@@ -33,14 +43,16 @@ export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
   let loaded: { data: Awaited<ReturnType<typeof loadData>>; state: Awaited<ReturnType<typeof preprocess>> } | null = null;
   let inputHash = "";
   let readValueOrder: (() => Promise<GeneValueOrder>) | null = null;
+  let deferred: DeferredMatrix | null = null;
   if (opts.cacheDir !== null) {
     inputHash = (await cachedInputHash(path, opts.cacheDir)).hash;
     cacheFile = cacheFileFor(opts.cacheDir, inputHash);
-    const hit = await readCache(cacheFile, inputHash, path);
+    const hit = await readCache(cacheFile, inputHash, path, { deferMatrix: opts.deferMatrix === true });
     if (hit.status === "hit") {
-      checkMemoryBudget(hit.data.matrix.indices.length, hit.data.matrix.nCells, opts.limits?.memoryBudgetMb ?? null);
+      checkMemoryBudget(nonZeros(hit.data.matrix), hit.data.matrix.nCells, opts.limits?.memoryBudgetMb ?? null);
       loaded = { data: hit.data, state: hit.state };
       readValueOrder = hit.readValueOrder;
+      deferred = hit.matrix;
       cacheStatus = "hit";
     } else {
       cacheStatus = hit.status === "missing" ? "built" : "rebuilt";
@@ -53,7 +65,7 @@ export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
     const data = await loadData(format, path);
     log(`read ${format}: ${data.matrix.nCells} cells x ${data.matrix.nGenes} genes from ${data.matrixSource}`, { ms: Date.now() - started });
     checkMinimumSize(data);
-    checkMemoryBudget(data.matrix.indices.length, data.matrix.nCells, opts.limits?.memoryBudgetMb ?? null);
+    checkMemoryBudget(nonZeros(data.matrix), data.matrix.nCells, opts.limits?.memoryBudgetMb ?? null);
     const t = Date.now();
     // how long each stage took (logged with the total)
     const stages: Record<string, number> = {};
@@ -83,6 +95,26 @@ export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
   }
   const cellSets = opts.cellSetsFile ? await readCellSetsFile(opts.cellSetsFile) : defaultCellSets(loaded.data, loaded.state);
   const exp = new Experiment(loaded.data, loaded.state, cellSets, { status: cacheStatus, file: cacheFile, ...(reason ? { reason } : {}) }, opts.limits?.memoEntries);
+  if (deferred) {
+    const { read, rows } = deferred;
+    const file = cacheFile;
+    const indptr = loaded.data.matrix.indptr;
+    exp.loadMatrix(async () => {
+      try {
+        return await read();
+      } catch (err) {
+        // a cache damaged after its header was checked: this once, the matrix comes from the
+        // input (the loaders are deterministic), and the next start rebuilds the cache
+        log(`could not read the matrix from the processed-state cache: ${(err as Error).message}; reading it from the input, and removing the cache`, { file });
+        if (file) await rm(file, { force: true });
+        const again = (await loadData(format, path)).matrix;
+        if (again.indptr.length !== indptr.length || again.indptr.some((v, i) => v !== indptr[i])) {
+          throw new WorkerError(ErrorCode.DATA_INVALID, "The input changed while the experiment was open; restart the worker to load it again.");
+        }
+        return { indices: again.indices, values: again.values };
+      }
+    }, rows);
+  }
   if (readValueOrder) exp.loadValueOrder(readValueOrder, (err) => log(`could not read the value order from the processed-state cache: ${err.message}; the first comparison builds it`, { file: cacheFile }));
   return exp;
 }

@@ -61,6 +61,7 @@ export default defineTask({
   body: Body,
   cacheable: true,
   effect: "none",
+  matrix: "whole",
   example: { name: "BatchDifferentialExpression", basis: ["all"], cellSet: ["louvain-0", "louvain-1"], compareWith: "background", comparisonType: "within" },
   async run(body, { experiment: exp, progress }) {
     const comparisons = batchComparisons(body);

@@ -82,6 +82,7 @@ export default defineTask({
   body: Body,
   cacheable: false,
   effect: "replace-class",
+  matrix: "whole",
   example: { name: "CellCycleScoring" },
   async run(body, { experiment: exp }) {
     const { scores } = await cellCycleScores(exp, body.geneList ?? "cc.genes.updated.2019");

@@ -82,6 +82,7 @@ export default defineTask({
   body: Body,
   cacheable: false,
   effect: "replace-class",
+  matrix: "none",
   example: { name: "ClusterCells", type: "louvain", config: { resolution: 0.5 }, cellSetKey: "louvain", cellSetName: "Louvain clusters" },
   async run(body, { experiment: exp }) {
     const key = body.cellSetKey ?? DEFAULT_KEY;

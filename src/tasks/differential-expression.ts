@@ -76,6 +76,7 @@ export default defineTask({
   body: Body,
   cacheable: true,
   effect: "none",
+  matrix: "whole",
   example: { name: "DifferentialExpression", cellSet: "louvain-0", compareWith: "rest", basis: "all", comparisonType: "within" },
   async run(body, { experiment: exp, pagination: rawPagination, progress }) {
     const pagination = parsePagination(rawPagination);

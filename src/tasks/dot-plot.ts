@@ -76,6 +76,7 @@ export default defineTask({
   body: Body,
   cacheable: true,
   effect: "none",
+  matrix: (body) => (body.useMarkerGenes ? "whole" : "rows"),
   example: { name: "DotPlot", useMarkerGenes: true, numberOfMarkers: 3, customGenesList: [], groupBy: "louvain", filterBy: { group: "All" } },
   async run(body, { experiment: exp, progress }) {
     return dotPlot(exp, body, progress);
@@ -139,7 +140,7 @@ export async function dotPlot(
   const nGroups = names.length;
   const avg = genes.map(() => new Float64Array(nGroups));
   const pct = genes.map(() => new Float64Array(nGroups));
-  const m = exp.data.matrix;
+  const m = await exp.rowsOf(genes);
   const expSum = new Float64Array(nGroups);
   const expressing = new Float64Array(nGroups);
   genes.forEach((g, f) => {

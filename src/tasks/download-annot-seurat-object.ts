@@ -68,6 +68,7 @@ export default defineTask({
   body: Body,
   cacheable: true,
   effect: "none",
+  matrix: "whole",
   example: { name: "DownloadAnnotSeuratObject", embeddingMethod: "umap", isObj2s: false },
   async run(body, { experiment: exp, progress }): Promise<FileResult> {
     const notes: string[] = [];

@@ -25,6 +25,7 @@ import { defineTask } from "./task.ts";
 import type { Experiment } from "../experiment/experiment.ts";
 import { cellIdsOf, findNode, isClass, type CellClass } from "../experiment/cell-sets/cell-sets.ts";
 import { normalizedRow } from "../numerics/normalize.ts";
+import type { GeneMajorMatrix } from "../numerics/sparse.ts";
 import { summarizeWithZeros } from "../numerics/summaries.ts";
 import { Random } from "../numerics/random.ts";
 import { ErrorCode, invalidInput, WorkerError } from "../result/errors.ts";
@@ -76,9 +77,11 @@ export default defineTask({
   body: Body,
   cacheable: true,
   effect: "none",
+  matrix: "rows",
   example: { name: "GeneExpression", genes: ["CST3", "PPBP"], downsampleSettings: { selectedCellSet: "louvain", groupedTracks: ["louvain"] } },
   async run(body, { experiment: exp, progress, limits }) {
-    return geneExpression(exp, body, { progress, maxResultValues: limits?.maxResultValues });
+    const matrix = await exp.rowsOf(resolveGenes(exp, body.genes).genes);
+    return geneExpression(exp, body, { progress, maxResultValues: limits?.maxResultValues, matrix });
   },
 });
 
@@ -86,12 +89,14 @@ export interface GeneExpressionOptions {
   progress?: (fraction: number) => void;
   /** DEFAULT_MAX_RESULT_VALUES when absent */
   maxResultValues?: number | undefined;
+  /** a matrix holding (at least) the requested genes' rows (Experiment.rowsOf); the experiment's own when absent */
+  matrix?: GeneMajorMatrix;
 }
 
 export function geneExpression(
   exp: Experiment,
   body: Omit<GeneExpressionBody, "name">,
-  { progress = () => {}, maxResultValues: maxValues = DEFAULT_MAX_RESULT_VALUES }: GeneExpressionOptions = {},
+  { progress = () => {}, maxResultValues: maxValues = DEFAULT_MAX_RESULT_VALUES, matrix: m = exp.data.matrix }: GeneExpressionOptions = {},
 ): GeneExpressionResult {
   const { genes, missing } = resolveGenes(exp, body.genes);
   if (genes.length === 0) {
@@ -101,7 +106,7 @@ export function geneExpression(
   const rows = selectedCellIds(exp, body);
   const rowMap = rowsByCell(exp, rows);
   const nRows = rows ? rows.length : exp.maxCellId + 1;
-  const nValues = checkResultSize(exp, body, genes, rowMap, rows, maxValues);
+  const nValues = checkResultSize(exp, m, body, genes, rowMap, rows, maxValues);
   const stats: GeneExpressionResult["stats"] = { rawMean: [], rawStdev: [], truncatedMin: [], truncatedMax: [] };
   // sized up front (filled in order below): growing by push re-allocates and copies, which at a
   // million cells was most of the task's time; past V8's fast-array length, grown instead
@@ -111,7 +116,7 @@ export function geneExpression(
   const ptr: number[] = [0];
   const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
   genes.forEach((g, k) => {
-    const row = normalizedRow(exp.data.matrix, exp.normalizer, g);
+    const row = normalizedRow(m, exp.normalizer, g);
     filled = appendColumn(rowMap, row.cells, row.values, values, index, filled);
     ptr.push(filled);
     // the row's values are not needed in cell order any more: summarised in place
@@ -322,9 +327,9 @@ function membership(children: readonly { cellIds: number[] }[], position: Map<nu
  * values the columns hold.
  */
 function checkResultSize(
-  exp: Experiment, body: Omit<GeneExpressionBody, "name">, genes: readonly number[], map: RowMap, rows: Int32Array | null, maxValues: number,
+  exp: Experiment, m: GeneMajorMatrix, body: Omit<GeneExpressionBody, "name">, genes: readonly number[], map: RowMap, rows: Int32Array | null, maxValues: number,
 ): number {
-  const { indptr, indices, values } = exp.data.matrix;
+  const { indptr, indices, values } = m;
   let total = rows ? rows.length : 0;
   for (const g of genes) {
     for (let p = indptr[g]!; p < indptr[g + 1]!; p++) {

@@ -32,6 +32,7 @@ export default defineTask({
   body: Body,
   cacheable: true,
   effect: "none",
+  matrix: "whole",
   example: { name: "GetBackgroundExpressedGenes", cellSet: "louvain-0", compareWith: "rest", basis: "all", comparisonType: "within" },
   async run(body, { experiment: exp }) {
     if (exp.data.matrixKind !== "counts") {

@@ -19,6 +19,7 @@ export default defineTask({
   body: Body,
   cacheable: true,
   effect: "none",
+  matrix: "none",
   example: { name: "GetDoubletScore" },
   async run(_body, { experiment: exp }) {
     const col = numericObsColumn(exp, DOUBLET_COLUMNS);

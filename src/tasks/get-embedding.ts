@@ -41,6 +41,7 @@ export default defineTask({
   body: Body,
   cacheable: true,
   effect: "none",
+  matrix: "none",
   example: { name: "GetEmbedding", type: "umap", config: { minimumDistance: 0.3, distanceMetric: "cosine" } },
   async run(body, { experiment: exp, progress }) {
     const cfg = body.config ?? {};

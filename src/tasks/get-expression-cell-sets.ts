@@ -45,9 +45,10 @@ export default defineTask({
   body: Body,
   cacheable: false,
   effect: "append-to-scratchpad",
+  matrix: "rows",
   example: { name: "GetExpressionCellSets", genesConfig: [{ geneName: "CST3", comparisonType: "greaterThan", thresholdValue: 1 }] },
   async run(body, { experiment: exp }) {
-    const cellIds = cellsPassing(exp, body.genesConfig);
+    const cellIds = await cellsPassing(exp, body.genesConfig);
     const scratchpad = exp.cellSets.find((c) => c.key === "scratchpad");
     const set: CellSet = {
       key: randomUUID(),
@@ -61,14 +62,15 @@ export default defineTask({
 });
 
 /** Cell ids (ascending) of the cells passing every filter; throws EMPTY_CELL_SET as the original. */
-export function cellsPassing(exp: Experiment, filters: readonly ExpressionFilter[]): number[] {
+export async function cellsPassing(exp: Experiment, filters: readonly ExpressionFilter[]): Promise<number[]> {
   const { symbols } = exp.data.genes;
   const genes = filters.map((f) => symbols.indexOf(f.geneName));
   if (genes.some((g) => g < 0)) throw new WorkerError(ErrorCode.EMPTY_CELL_SET, GENES_NOT_PRESENT);
+  const matrix = await exp.rowsOf(genes);
   const pass = new Uint8Array(exp.nCells).fill(1);
   const value = new Float64Array(exp.nCells);
   filters.forEach((f, k) => {
-    const row = normalizedRow(exp.data.matrix, exp.normalizer, genes[k]!);
+    const row = normalizedRow(matrix, exp.normalizer, genes[k]!);
     value.fill(0);
     row.cells.forEach((c, p) => { value[c] = row.values[p]!; });
     const t = f.thresholdValue;

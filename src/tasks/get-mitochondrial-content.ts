@@ -21,6 +21,7 @@ export default defineTask({
   body: Body,
   cacheable: true,
   effect: "none",
+  matrix: "none",
   example: { name: "GetMitochondrialContent" },
   async run(_body, { experiment: exp }) {
     if (exp.data.matrixKind === "counts") return valuesByCellId(exp, exp.state.qc.percentMito);

@@ -17,6 +17,7 @@ export default defineTask({
   body: Body,
   cacheable: true,
   effect: "none",
+  matrix: "none",
   example: { name: "GetNGenes" },
   async run(_body, { experiment: exp }) {
     return valuesByCellId(exp, log10Of(exp.state.qc.genesDetected));

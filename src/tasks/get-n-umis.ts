@@ -20,6 +20,7 @@ export default defineTask({
   body: Body,
   cacheable: true,
   effect: "none",
+  matrix: "none",
   example: { name: "GetNUmis" },
   async run(_body, { experiment: exp }) {
     if (exp.data.matrixKind === "counts") return valuesByCellId(exp, log10Of(exp.state.qc.totalCounts));

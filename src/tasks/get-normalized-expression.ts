@@ -41,6 +41,7 @@ export default defineTask({
   body: Body,
   cacheable: true,
   effect: "none",
+  matrix: "whole",
   example: { name: "GetNormalizedExpression", subsetBy: { louvain: ["louvain-0"] } },
   async run(body, { experiment: exp, progress }): Promise<FileResult> {
     const cells = selectedCells(exp, body.subsetBy);

@@ -29,6 +29,7 @@ export default defineTask({
   body: Body,
   cacheable: true,
   effect: "none",
+  matrix: "none",
   example: { name: "GetTrajectoryAnalysisPseudoTime", ...exampleFields(), rootNodes: [0] },
   async run(body, { experiment: exp, progress }) {
     if (body.rootNodes.length === 0) throw new WorkerError(ErrorCode.EMPTY_ROOT_NODES, NO_ROOT_NODES);

@@ -73,6 +73,7 @@ export default defineTask({
   body: Body,
   cacheable: true,
   effect: "none",
+  matrix: "none",
   example: { name: "GetTrajectoryAnalysisStartingNodes", ...exampleFields() },
   async run(body, { experiment: exp, progress }) {
     const { graph } = await trajectoryGraph(exp, body, progress);

@@ -42,6 +42,7 @@ export default defineTask({
   body: Body,
   cacheable: true,
   effect: "none",
+  matrix: "none",
   example: { name: "ListGenes", selectFields: ["gene_names", "dispersions"], orderBy: "dispersions", orderDirection: "DESC", offset: 0, limit: 20, geneNamesFilter: "CD" },
   async run(body, { experiment: exp }) {
     return listGenes(exp, body);

@@ -49,6 +49,7 @@ export default defineTask({
   body: Body,
   cacheable: true,
   effect: "none",
+  matrix: "whole",
   example: { name: "MarkerHeatmap", nGenes: 5, selectedCellSet: "louvain" },
   async run(body, { experiment: exp, progress }) {
     const key = body.selectedCellSet ?? body.downsampleSettings?.selectedCellSet ?? DEFAULT_CLASS;

@@ -1,6 +1,7 @@
 /**
  * The shape of a task: its wire name, a strict body schema, whether results may be cached,
- * what it changes besides its answer (its effect), an example body, and `run`, which
+ * what it changes besides its answer (its effect), how much of the matrix it reads, an
+ * example body, and `run`, which
  * orchestrates experiment data and numerics and returns the result JSON (or a FileResult for
  * file downloads), or throws a WorkerError. Tasks do no I/O, change nothing themselves and know
  * nothing of transports or envelopes: the runner (compute/run-task.ts) applies a declared
@@ -35,6 +36,14 @@ export interface TaskContext {
  */
 export type TaskEffect = CellSetEffect;
 
+/**
+ * How much of the expression matrix a task reads, so that an experiment whose matrix is still
+ * being read from the cache (Experiment.loadMatrix) can answer it: `none` (per-cell and per-gene
+ * results of preprocessing, embeddings, cell sets), `rows` (a few genes' rows, asked for with
+ * `experiment.rowsOf(genes)`), or `whole` (execute waits until the matrix is in memory).
+ */
+export type MatrixUse = "none" | "rows" | "whole";
+
 /** A body schema: an object whose `name` is the task's wire name. */
 type BodySchema = z.ZodType<{ name: string }, { name: string }>;
 
@@ -43,6 +52,8 @@ export interface TaskDefinition<S extends BodySchema> {
   body: S;
   cacheable: boolean;
   effect: TaskEffect;
+  /** what it reads of the matrix, or a function of the (valid) body saying so */
+  matrix: MatrixUse | ((body: z.infer<S>) => MatrixUse);
   /** a valid body, as a client would send it (the fuzzer and the README's examples start from these) */
   example: z.input<S>;
   run(body: z.infer<S>, ctx: TaskContext): Promise<unknown>;
@@ -57,6 +68,8 @@ export interface Task {
   readonly example: Readonly<{ name: string; [field: string]: unknown }>;
   /** Checks `body` against the task's schema; throws INVALID_INPUT naming the field. */
   validate(body: unknown): void;
+  /** What it reads of the matrix for this body (INVALID_INPUT when the body is invalid). */
+  matrixUse(body: unknown): MatrixUse;
   /** Validates `body` with the task's schema (INVALID_INPUT naming the field) and runs it. */
   execute(body: unknown, ctx: TaskContext): Promise<unknown>;
 }
@@ -69,14 +82,20 @@ export function defineTask<S extends BodySchema>(def: TaskDefinition<S>): Omit<T
     if (!parsed.success) throw new WorkerError(ErrorCode.INVALID_INPUT, describeZodError(parsed.error, "body"));
     return parsed.data;
   };
+  const useOf = (body: z.infer<S>): MatrixUse => (typeof def.matrix === "function" ? def.matrix(body) : def.matrix);
   return {
     ...def,
     example,
     validate(body) {
       parse(body);
     },
+    matrixUse(body) {
+      return useOf(parse(body));
+    },
     async execute(body, ctx) {
-      return def.run(parse(body), ctx);
+      const parsed = parse(body);
+      if (useOf(parsed) === "whole") await ctx.experiment.matrixReady();
+      return def.run(parsed, ctx);
     },
   };
 }

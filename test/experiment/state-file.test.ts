@@ -75,7 +75,7 @@ test("a damaged cache file is rebuilt, and the rebuilt one is used", async (t) =
   assert.deepEqual(third.state.pca.scores, first.state.pca.scores);
 });
 
-test("deferred arrays are read on demand, checked, and refused when the file was replaced", async (t) => {
+test("deferred arrays are read on demand, whole or in parts, checked, and refused when the file was replaced", async (t) => {
   const dir = tempDir(t);
   const file = join(dir, "x.cwstate");
   await writeStateFile(file, { n: 1 }, arrays());
@@ -84,8 +84,16 @@ test("deferred arrays are read on demand, checked, and refused when the file was
   const later = await opened.readDeferred();
   assert.deepEqual(later.d, arrays().d);
   assert.deepEqual(later.b, arrays().b);
+  assert.deepEqual(Object.keys(await opened.readDeferred(["b"])), ["b"]);
+  // parts of deferred arrays, in one opening; ranges outside an array and undeferred arrays refused
+  const [d, b] = await opened.readSlices([{ name: "d", from: 10, to: 13 }, { name: "b", from: 1, to: 1 }]);
+  assert.deepEqual(d, arrays().d.subarray(10, 13));
+  assert.deepEqual(b, new Int32Array(0));
+  await assert.rejects(opened.readSlices([{ name: "d", from: 999, to: 1001 }]), StateFileError);
+  await assert.rejects(opened.readSlices([{ name: "a", from: 0, to: 1 }]), StateFileError);
   await writeStateFile(file, { n: 2 }, arrays()); // another file at the same path
   await assert.rejects(opened.readDeferred(), StateFileError);
+  await assert.rejects(opened.readSlices([{ name: "d", from: 0, to: 1 }]), StateFileError);
 });
 
 test("a damaged value order in the cache: the experiment opens, and DE builds the order itself with the same result", async (t) => {
