@@ -111,20 +111,25 @@ export async function readStateFile(path: string, defer: (name: string) => boole
   const fh = await open(path, "r");
   let head: Buffer;
   let header: { meta: unknown; arrays: ArrayEntry[] };
+  let identity: string;
   const arrays: Record<string, TypedArray> = {};
   try {
+    identity = await identityOf(fh);
     ({ head, header } = await readHead(fh));
     for (const e of header.arrays) if (!defer(e.name)) arrays[e.name] = await readArray(fh, head.length, e);
   } finally {
     await fh.close();
   }
   const later = header.arrays.filter((e) => defer(e.name));
-  /** runs `fn` on the file opened again, after checking that it is still the one opened */
+  /**
+   * runs `fn` on the file opened again, after checking that it is still the one opened: the
+   * same file (device, inode), size, times and header checksum. (Not the header itself: at a
+   * million cells it holds tens of megabytes of barcodes, too much to read again per row.)
+   */
   const again = async <T,>(fn: (fh: FileHandle) => Promise<T>): Promise<T> => {
     const fh = await open(path, "r");
     try {
-      const now = await readHead(fh);
-      if (!now.head.equals(head)) throw new StateFileError("the file changed since it was opened");
+      if (await identityOf(fh) !== identity) throw new StateFileError("the file changed since it was opened");
       return await fn(fh);
     } finally {
       await fh.close();
@@ -160,6 +165,14 @@ export async function readStateFile(path: string, defer: (name: string) => boole
       });
     },
   };
+}
+
+/** The file's device, inode, size, modification and change times (ns) and header checksum, as one string. */
+async function identityOf(fh: FileHandle): Promise<string> {
+  const st = await fh.stat({ bigint: true });
+  const trailer = Buffer.alloc(CRC_BYTES);
+  if (st.size >= CRC_BYTES) await readFully(fh, trailer, Number(st.size) - CRC_BYTES);
+  return [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs, trailer.readUInt32LE()].join(":");
 }
 
 /** The magic, header and padding (checked against the trailer's CRC-32) and the parsed header. */
