@@ -55,12 +55,15 @@ export function normalizedValue(n: Normalizer, value: number, cell: number): num
   return n.kind === "counts" ? Math.log1p((value / n.totals[cell]!) * n.scaleFactor) : value;
 }
 
-/** Log-normalised non-zero values of gene g (aligned with its stored cell indices). */
-export function normalizedRow(m: GeneMajorMatrix, n: Normalizer, g: number): { cells: Int32Array; values: Float64Array } {
+/**
+ * Log-normalised non-zero values of gene g (aligned with its stored cell indices); written into
+ * the start of `into` when given (at least as long as the row), else into a new array.
+ */
+export function normalizedRow(m: GeneMajorMatrix, n: Normalizer, g: number, into?: Float64Array): { cells: Int32Array; values: Float64Array } {
   const start = m.indptr[g]!;
   const end = m.indptr[g + 1]!;
   const cells = m.indices.subarray(start, end);
-  const values = new Float64Array(end - start);
+  const values = into ? into.subarray(0, end - start) : new Float64Array(end - start);
   if (n.kind === "counts") {
     const { totals, scaleFactor } = n;
     for (let p = start; p < end; p++) values[p - start] = Math.log1p((m.values[p]! / totals[m.indices[p]!]!) * scaleFactor);

@@ -115,8 +115,11 @@ export function geneExpression(
   let filled = 0;
   const ptr: number[] = [0];
   const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
+  let longest = 0;
+  for (const g of genes) longest = Math.max(longest, m.indptr[g + 1]! - m.indptr[g]!);
+  if (rowScratch.length < longest) rowScratch = new Float64Array(longest);
   genes.forEach((g, k) => {
-    const row = normalizedRow(m, exp.normalizer, g);
+    const row = normalizedRow(m, exp.normalizer, g, rowScratch);
     filled = appendColumn(rowMap, row.cells, row.values, values, index, filled);
     ptr.push(filled);
     // the row's values are not needed in cell order any more: summarised in place
@@ -335,7 +338,7 @@ function checkResultSize(
     for (let p = indptr[g]!; p < indptr[g + 1]!; p++) {
       if (values[p] === 0) continue;
       const c = indices[p]!;
-      total += map.start[c + 1]! - map.start[c]!;
+      total += map.start ? map.start[c + 1]! - map.start[c]! : 1;
     }
   }
   if (total <= maxValues) return total - (rows ? rows.length : 0);
@@ -343,7 +346,7 @@ function checkResultSize(
     throw invalidInput(`genes: these ${genes.length} genes have ${total} non-zero values, more than one response can carry (${maxValues}); request fewer genes.`);
   }
   let distinct = 0;
-  for (let c = 0; c < exp.nCells; c++) if (map.start[c + 1]! > map.start[c]!) distinct++;
+  for (let c = 0; c < exp.nCells; c++) if (map.start![c + 1]! > map.start![c]!) distinct++;
   const field = body.cellSets ? "cellSets" : body.downsampleSettings?.cellIds ? "downsampleSettings.cellIds" : "downsampleSettings.groupedTracks";
   throw invalidInput(
     `${field}: these ${rows.length} rows (${distinct} distinct cell${distinct === 1 ? "" : "s"}) would carry ${total} values with these ${genes.length} genes, ` +
@@ -352,26 +355,28 @@ function checkResultSize(
 }
 
 /**
- * For each cell index, the output rows it fills (CSR: rows[start[c] .. start[c+1]), ascending),
- * and whether walking cells in index order already gives ascending rows.
+ * For each cell index, the output rows it fills (CSR: rows[start[c] .. start[c+1]), ascending;
+ * `start` null: cell c fills exactly row rows[c], the whole matrix's case), and whether walking
+ * cells in index order already gives ascending rows.
  */
-interface RowMap { start: Int32Array; rows: Int32Array; ordered: boolean }
+interface RowMap { start: Int32Array | null; rows: Int32Array; ordered: boolean }
 
 function rowsByCell(exp: Experiment, selection: Int32Array | null): RowMap {
+  if (!selection) {
+    // row = cell id: the experiment's own ids (only read)
+    const ids = exp.data.cellIds;
+    let ordered = true;
+    for (let c = 1; c < ids.length && ordered; c++) if (ids[c]! <= ids[c - 1]!) ordered = false;
+    return { start: null, rows: ids, ordered };
+  }
   const nCells = exp.nCells;
   const start = new Int32Array(nCells + 1);
-  const cellOfRow = selection ? Int32Array.from(selection, (id) => exp.cellIndex(id)) : null;
-  if (cellOfRow) for (const c of cellOfRow) start[c + 1]!++;
-  else start.fill(1, 1);
+  const cellOfRow = Int32Array.from(selection, (id) => exp.cellIndex(id));
+  for (const c of cellOfRow) start[c + 1]!++;
   for (let c = 0; c < nCells; c++) start[c + 1]! += start[c]!;
-  let rows: Int32Array;
-  if (cellOfRow) {
-    rows = new Int32Array(cellOfRow.length);
-    const fill = start.slice(0, nCells);
-    cellOfRow.forEach((c, r) => { rows[fill[c]!++] = r; });
-  } else {
-    rows = Int32Array.from(exp.data.cellIds);
-  }
+  const rows = new Int32Array(cellOfRow.length);
+  const fill = start.slice(0, nCells);
+  cellOfRow.forEach((c, r) => { rows[fill[c]!++] = r; });
   let ordered = true;
   for (let i = 1; i < rows.length && ordered; i++) if (rows[i]! <= rows[i - 1]!) ordered = false;
   return { start, rows, ordered };
@@ -380,13 +385,23 @@ function rowsByCell(exp: Experiment, selection: Int32Array | null): RowMap {
 /** Writes one gene's non-zero values as a CSC column (row indices ascending) from position `from`; returns the end. */
 function appendColumn(map: RowMap, cells: Int32Array, vals: Float64Array, values: number[], index: number[], from: number): number {
   let at = from;
-  for (let p = 0; p < cells.length; p++) {
-    const v = vals[p]!;
-    if (v === 0) continue;
-    const c = cells[p]!;
-    for (let q = map.start[c]!; q < map.start[c + 1]!; q++) {
-      index[at] = map.rows[q]!;
+  const { start, rows } = map;
+  if (start === null) {
+    for (let p = 0; p < cells.length; p++) {
+      const v = vals[p]!;
+      if (v === 0) continue;
+      index[at] = rows[cells[p]!]!;
       values[at++] = v;
+    }
+  } else {
+    for (let p = 0; p < cells.length; p++) {
+      const v = vals[p]!;
+      if (v === 0) continue;
+      const c = cells[p]!;
+      for (let q = start[c]!; q < start[c + 1]!; q++) {
+        index[at] = rows[q]!;
+        values[at++] = v;
+      }
     }
   }
   if (map.ordered) return at;
@@ -412,6 +427,13 @@ function appendColumn(map: RowMap, cells: Int32Array, vals: Float64Array, values
   for (let i = 0; i < n; i++) { index[from + i] = sortedIndex[i]!; values[from + i] = sortedValues[i]!; }
   return at;
 }
+
+/**
+ * One gene row's normalised values, kept from request to request (8 bytes per cell at most):
+ * memory touched for the first time is slow (the row of a gene at a million cells is megabytes),
+ * and the row is only needed until its column and summary are written.
+ */
+let rowScratch = new Float64Array(0);
 
 /** Longest result arrays allocated at their final size (V8 keeps arrays up to 32 Mi elements in fast mode). */
 const PREALLOCATE_MAX = 16_000_000;
