@@ -43,6 +43,7 @@ export function geneMajorFromCompressed(input: {
   checkIndptr(indptr, nMajor, indices.length);
   const nnz = indices.length;
   if (values.length !== nnz) throw new RangeError(`data has ${values.length} values but indices has ${nnz}`);
+  if (major === "cell") return geneMajorFromCells(nGenes, nCells, indptr, indices, values);
   // Expand to triplets (gene, cell) and bucket by gene with a counting sort; a stable pass
   // over cells in ascending order keeps cell indices sorted within each gene.
   const genes = new Int32Array(nnz);
@@ -55,6 +56,33 @@ export function geneMajorFromCompressed(input: {
     }
   }
   return geneMajorFromTriplets(nGenes, nCells, genes, cells, values);
+}
+
+/**
+ * Transposes a cell-major compressed matrix by a counting sort over genes: walking cells in
+ * ascending order keeps each gene's cell indices sorted, with no triplet arrays (8 bytes per
+ * non-zero less than the general path).
+ */
+function geneMajorFromCells(nGenes: number, nCells: number, indptr: IndexArray, indices: IndexArray, values: IndexArray): GeneMajorMatrix {
+  const nnz = indices.length;
+  const perGene = new Float64Array(nGenes + 1);
+  for (let p = 0; p < nnz; p++) {
+    const g = indices[p]!;
+    if (!(g >= 0 && g < nGenes)) throw new RangeError(`index ${g} out of range 0..${nGenes - 1}`);
+    perGene[g + 1]! += 1;
+  }
+  for (let g = 0; g < nGenes; g++) perGene[g + 1]! += perGene[g]!;
+  const fill = perGene.slice(0, nGenes);
+  const outIdx = new Int32Array(nnz);
+  const outVal = new Float32Array(nnz);
+  for (let c = 0; c < nCells; c++) {
+    for (let p = indptr[c]!, end = indptr[c + 1]!; p < end; p++) {
+      const at = fill[indices[p]!]!++;
+      outIdx[at] = c;
+      outVal[at] = values[p]!;
+    }
+  }
+  return compact({ nGenes, nCells, indptr: perGene, indices: outIdx, values: outVal });
 }
 
 /** Gene-major matrix from coordinate triplets (duplicates are summed, zeros dropped). */

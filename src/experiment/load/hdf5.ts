@@ -197,6 +197,43 @@ export class H5File {
     return this.#toNumeric(p, value);
   }
 
+  /**
+   * A one-dimensional numeric dataset read in slices of `chunk` elements into a new array of
+   * `Ctor`, so that h5wasm's heap holds one slice at a time, not the whole dataset (and, for
+   * 64-bit integers, no 8-byte copy of it either). Into an Int32Array, every value must be an
+   * integer of that range. `check` sees each slice's values as read (before any conversion),
+   * with the index of its first element.
+   */
+  readNumbersInto<T extends Int32Array | Float32Array>(
+    p: string, Ctor: { new(n: number): T; readonly BYTES_PER_ELEMENT: number }, check?: (values: NumericArray, offset: number) => void, chunk = 1 << 22,
+  ): T {
+    const d = this.#dataset(p);
+    const m = this.#guard(p, () => d.metadata);
+    const kind = elementKind(m);
+    if (kind !== "integer" && kind !== "float" && kind !== "boolean" && kind !== "enum") {
+      throw this.invalid(`${p} should hold numbers but holds ${describeKind(kind)}`);
+    }
+    const shape = m.shape ?? [];
+    if (shape.length !== 1) throw this.invalid(`${p} should be one-dimensional but has shape (${shape.join(", ")})`);
+    const n = shape[0]!;
+    const out = new Ctor(n);
+    const ints = (out as Int32Array | Float32Array) instanceof Int32Array;
+    for (let at = 0; at < n; at += chunk) {
+      const end = Math.min(n, at + chunk);
+      const values = this.#toNumeric(p, this.#guard(p, () => d.slice([[at, end]])));
+      if (values.length !== end - at) throw this.invalid(`cannot read ${p} (a slice of ${end - at} values gave ${values.length})`);
+      check?.(values, at);
+      if (ints) {
+        for (let i = 0; i < values.length; i++) {
+          const v = values[i]!;
+          if (!(Number.isInteger(v) && v >= -2147483648 && v <= 2147483647)) throw this.invalid(`${p} should hold 32-bit integers but has ${v} at entry ${at + i}`);
+        }
+      }
+      out.set(values, at);
+    }
+    return out;
+  }
+
   /** A string dataset (variable-length or fixed-length, UTF-8 or ASCII) as string[]. */
   readStrings(p: string): string[] {
     const d = this.#dataset(p);

@@ -69,15 +69,17 @@ function readTenx(f: H5File): LoadedData {
     }
   }
 
-  const data = f.readNumbers(`${g}/data`);
-  const indices = f.readNumbers(`${g}/indices`);
+  // read in slices straight into 4-byte arrays: the counts are checked as read
+  const data = f.readNumbersInto(`${g}/data`, Float32Array, (values, at) => {
+    const bad = firstNonCount(values);
+    if (bad !== undefined) {
+      throw f.invalid(`${g}/data should hold non-negative integer counts (finite as 32-bit floats) but has ${values[bad]} at entry ${at + bad}`);
+    }
+  });
+  const indices = f.readNumbersInto(`${g}/indices`, Int32Array);
   const indptr = f.readNumbers(`${g}/indptr`);
   if (indptr.length !== nCells + 1) throw f.invalid(`${g}/indptr has length ${indptr.length}, expected ${nCells + 1} (${nCells} barcodes + 1)`);
   if (indices.length !== data.length) throw f.invalid(`${g}/indices has ${indices.length} entries but ${g}/data has ${data.length}`);
-  const bad = firstNonCount(data);
-  if (bad !== undefined) {
-    throw f.invalid(`${g}/data should hold non-negative integer counts (finite as 32-bit floats) but has ${data[bad]} at entry ${bad}`);
-  }
   let matrix: GeneMajorMatrix;
   try {
     matrix = geneMajorFromCompressed({ major: "cell", nGenes: nFeatures, nCells, indptr, indices, values: data });
