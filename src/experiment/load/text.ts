@@ -57,11 +57,14 @@ export function lineTooLong(path: string, line: number, maxLineBytes: number): W
   return dataInvalid(`${path}: line ${line} is longer than ${formatBytes(maxLineBytes)}, the longest line this worker reads`);
 }
 
+/** Bytes a read or unpacked chunk holds: 1 MiB chunks unpack a large gzipped matrix about twice as fast as the default 16 KiB. */
+const CHUNK_BYTES = 1 << 20;
+
 /** Byte chunks of a file, gunzipped when its name ends in `.gz`. Stopping early closes the file. */
 export function readChunks(path: string): AsyncIterable<Buffer> {
-  const raw = createReadStream(path);
+  const raw = createReadStream(path, { highWaterMark: CHUNK_BYTES });
   if (!path.endsWith(".gz")) return raw;
-  const gunzip = createGunzip();
+  const gunzip = createGunzip({ chunkSize: CHUNK_BYTES });
   raw.on("error", (e) => gunzip.destroy(e));
   gunzip.on("close", () => raw.destroy());
   return raw.pipe(gunzip) as Readable;
