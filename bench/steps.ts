@@ -22,7 +22,7 @@ export const LIST_FILTER = "^CD";
 
 /** Step → [cellworker request, Seurat 4.3 equivalent], in report order. */
 export const STEPS: Record<string, [string, string]> = {
-  coldStart: ["openExperiment, no cache: read the 10x folder, QC, LogNormalize, vst HVGs, PCA (50), kNN + SNN + Louvain (0.8), write the processed-state cache",
+  coldStart: ["openExperiment as the worker opens it, no cache: read the 10x folder, QC, LogNormalize, vst HVGs, PCA (50), kNN + SNN + Louvain (0.8) — ready to answer (ms); then, in the background, DE's per-gene value order and the processed-state cache write (settledMs; before 2026-12-05 15:30 both were part of ms)",
     "Read10X + CreateSeuratObject + NormalizeData + FindVariableFeatures (vst, 2000) + ScaleData + RunPCA (50) + FindNeighbors (dims 1:30) + FindClusters (0.8)"],
   warmStart: ["openExperiment in a fresh process from the processed-state cache, as the worker opens it (hashes the input or reuses its remembered hash, reads the cache file but the matrix and the value order, which follow in the background: matrixReadMs, valueOrderReadMs)",
     "readRDS of the processed Seurat object (saved with compress = FALSE)"],

@@ -82,7 +82,7 @@ async function openFrom(values: Values, env: NodeJS.ProcessEnv, log: Logger, lim
     ...(values["cell-sets"] ? { cellSetsFile: values["cell-sets"] } : {}),
     log,
     limits,
-    deferMatrix: true,
+    background: true,
   });
 }
 

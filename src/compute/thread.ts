@@ -30,7 +30,7 @@ port.on("message", (msg: ToThread) => {
 async function handle(msg: ToThread): Promise<void> {
   if (msg.type === "open") {
     try {
-      experiment = await openExperiment({ ...msg.spec, log, deferMatrix: true });
+      experiment = await openExperiment({ ...msg.spec, log, background: true });
       post({ type: "opened", nCells: experiment.nCells, nGenes: experiment.nGenes, cellSets: experiment.cellSets });
     } catch (err) {
       const f = toFailure(err);

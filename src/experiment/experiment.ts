@@ -52,6 +52,8 @@ export class Experiment {
   private valueOrderLoad: Promise<void> = Promise.resolve();
   /** the matrix's arrays being read (see loadMatrix) */
   private matrixLoad: Promise<void> = Promise.resolve();
+  /** background work of the open besides the matrix and value order (see afterOpen) */
+  private readonly openWork: Promise<unknown>[] = [];
   /** reads some genes' rows from the cache while the matrix is being read */
   private rowReader: ((genes: readonly number[]) => Promise<GeneMajorMatrix>) | null = null;
 
@@ -143,10 +145,10 @@ export class Experiment {
   }
 
   /**
-   * Reads the value order from the processed-state cache in the background, after the matrix
-   * (it is half the file, and only DifferentialExpression needs it): the experiment answers
-   * other requests meanwhile, and `valueOrderReady()` waits for it. If the read fails, the
-   * order is left absent and the first comparison builds it from the matrix.
+   * Gets the value order in the background, after the matrix: read from the processed-state
+   * cache (it is half the file), or built after a cold open. Only DifferentialExpression needs
+   * it: the experiment answers other requests meanwhile, and `valueOrderReady()` waits for it.
+   * If `read` fails, the order is left absent and the first comparison builds it from the matrix.
    */
   loadValueOrder(read: () => Promise<GeneValueOrder>, onError: (err: Error) => void = () => {}): void {
     this.valueOrderLoad = this.matrixLoad.catch(() => {}).then(read).then(
@@ -158,6 +160,20 @@ export class Experiment {
   /** Resolves once a background read of the value order (if any) has ended. */
   valueOrderReady(): Promise<void> {
     return this.valueOrderLoad;
+  }
+
+  /** Other work the open left to the background (writing the processed-state cache); it reports its own failures. */
+  afterOpen(work: Promise<unknown>): void {
+    this.openWork.push(work.catch(() => {}));
+  }
+
+  /**
+   * Resolves once everything the open left to the background has ended: the matrix and value
+   * order read or built, the processed-state cache written (a one-shot command waits for it
+   * before it exits; so do tests that reopen the cache).
+   */
+  async settled(): Promise<void> {
+    await Promise.all([this.matrixLoad.catch(() => {}), this.valueOrderLoad, ...this.openWork]);
   }
 
   hasMemo(key: string): boolean {

@@ -10,7 +10,9 @@ import { Experiment, type CacheStatus } from "./experiment.ts";
 import { detectFormat, loadData } from "./load/index.ts";
 import { checkMinimumSize, preprocess } from "./preprocess.ts";
 import { readCellSetsFile } from "./cell-sets/cell-sets.ts";
-import type { GeneValueOrder } from "../numerics/stats/gene-value-order.ts";
+import { buildGeneValueOrderInSlices, type GeneValueOrder } from "../numerics/stats/gene-value-order.ts";
+import type { LoadedData } from "./types.ts";
+import type { ProcessedState } from "./preprocess.ts";
 import type { DeferredMatrix } from "./cache.ts";
 import { nonZeros } from "./pending-matrix.ts";
 import { rm } from "node:fs/promises";
@@ -26,12 +28,15 @@ export interface OpenOptions {
   /** memory limits (src/config.ts): the derived-results memo's size and the memory budget */
   limits?: { memoEntries?: number; memoryBudgetMb?: number | null };
   /**
-   * From the cache, open without reading the matrix's arrays (8 bytes per non-zero): they are
-   * read in the background while tasks that read a few genes are answered from the file's rows
-   * (Experiment.loadMatrix). For the serving paths; default false (the open returns with
-   * everything in memory).
+   * Return as soon as requests can be answered and finish the rest in the background
+   * (Experiment.settled() resolves when it is done). From the cache: the matrix's arrays (8
+   * bytes per non-zero) are read in the background while tasks that read a few genes are
+   * answered from the file's rows (Experiment.loadMatrix). After reading the input: the value
+   * order (only DifferentialExpression needs it) is built, then the cache written, in the
+   * background. For the serving paths; default false (the open returns with everything in
+   * memory and the cache written).
    */
-  deferMatrix?: boolean;
+  background?: boolean;
 }
 
 export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
@@ -44,10 +49,11 @@ export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
   let inputHash = "";
   let readValueOrder: (() => Promise<GeneValueOrder>) | null = null;
   let deferred: DeferredMatrix | null = null;
+  let built = false;
   if (opts.cacheDir !== null) {
     inputHash = (await cachedInputHash(path, opts.cacheDir)).hash;
     cacheFile = cacheFileFor(opts.cacheDir, inputHash);
-    const hit = await readCache(cacheFile, inputHash, path, { deferMatrix: opts.deferMatrix === true });
+    const hit = await readCache(cacheFile, inputHash, path, { deferMatrix: opts.background === true });
     if (hit.status === "hit") {
       checkMemoryBudget(nonZeros(hit.data.matrix), hit.data.matrix.nCells, opts.limits?.memoryBudgetMb ?? null);
       loaded = { data: hit.data, state: hit.state };
@@ -76,7 +82,7 @@ export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
       if (stage) stages[stage] = now - stageStart;
       stage = next;
       stageStart = now;
-    });
+    }, { valueOrder: opts.background !== true });
     if (stage) stages[stage] = Date.now() - stageStart;
     for (const note of data.notes) log(note);
     const stored = state.stored ? Object.entries(state.stored).filter(([, v]) => v).map(([k]) => k) : [];
@@ -84,14 +90,10 @@ export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
       ? `preprocessed (QC, neighbours${state.stored?.pca ? "" : ", PCA"}${state.stored?.genes ? "" : ", HVGs"}${state.stored?.clusters ? "" : ", Louvain"}; the object's stored ${stored.join(", ")} used as they are)`
       : "preprocessed (QC, LogNormalize, vst HVGs, PCA, SNN + Louvain)", { ms: Date.now() - t, stages });
     loaded = { data, state };
-    if (cacheFile) {
-      try {
-        await writeCache(cacheFile, inputHash, data, state);
-      } catch (err) {
-        log(`could not write the processed-state cache: ${(err as Error).message}`, { file: cacheFile });
-        cacheStatus = "disabled";
-      }
+    if (opts.background !== true && cacheFile) {
+      if (!(await saveCache(cacheFile, inputHash, data, state, log))) cacheStatus = "disabled";
     }
+    built = true;
   }
   const cellSets = opts.cellSetsFile ? await readCellSetsFile(opts.cellSetsFile) : defaultCellSets(loaded.data, loaded.state);
   const exp = new Experiment(loaded.data, loaded.state, cellSets, { status: cacheStatus, file: cacheFile, ...(reason ? { reason } : {}) }, opts.limits?.memoEntries);
@@ -115,8 +117,34 @@ export async function openExperiment(opts: OpenOptions): Promise<Experiment> {
       }
     }, rows);
   }
+  if (built && opts.background === true) {
+    // what the first answers do not need: the value order, then the cache that holds it
+    const { data, state } = loaded;
+    const started = Date.now();
+    exp.loadValueOrder(
+      () => buildGeneValueOrderInSlices(data.matrix, exp.normalizer, () => new Promise((resolve) => setImmediate(resolve))),
+      (err) => log(`could not build the value order in the background: ${err.message}; the first comparison builds it`),
+    );
+    exp.afterOpen(exp.valueOrderReady().then(async () => {
+      log("value order built in the background", { ms: Date.now() - started });
+      if (cacheFile && !(await saveCache(cacheFile, inputHash, data, state, log))) exp.cache.status = "disabled";
+    }));
+  }
   if (readValueOrder) exp.loadValueOrder(readValueOrder, (err) => log(`could not read the value order from the processed-state cache: ${err.message}; the first comparison builds it`, { file: cacheFile }));
   return exp;
+}
+
+/** Writes the processed-state cache; a failure is logged (the experiment is served without one) and returns false. */
+async function saveCache(file: string, inputHash: string, data: LoadedData, state: ProcessedState, log: NonNullable<OpenOptions["log"]>): Promise<boolean> {
+  try {
+    const started = Date.now();
+    await writeCache(file, inputHash, data, state);
+    log("processed-state cache written", { file, ms: Date.now() - started });
+    return true;
+  } catch (err) {
+    log(`could not write the processed-state cache: ${(err as Error).message}`, { file });
+    return false;
+  }
 }
 
 /**

@@ -72,8 +72,9 @@ export interface ProcessedState {
   /**
    * Each gene's stored entries in order of log-normalised value (numerics/stats/gene-value-order.ts),
    * which makes every Wilcoxon comparison linear in the non-zeros: 8 bytes per non-zero plus
-   * 64 bytes per cell. Built once by preprocessing and kept in the processed-state cache.
-   * Absent only in states made by hand (tests); DifferentialExpression then builds it.
+   * 64 bytes per cell. Built once by preprocessing (for a serving open, in the background once
+   * the experiment is ready: Experiment.valueOrderReady) and kept in the processed-state cache.
+   * Absent in states made by hand (tests) or when that build failed; DifferentialExpression then builds it.
    */
   valueOrder?: GeneValueOrder;
 }
@@ -97,7 +98,11 @@ export function normalizerOf(data: Pick<LoadedData, "matrixKind">, state: Pick<P
   return data.matrixKind === "counts" ? { kind: "counts", totals: state.qc.totalCounts, scaleFactor: SCALE_FACTOR } : { kind: "identity" };
 }
 
-export async function preprocess(data: LoadedData, progress: (step: string) => void = () => {}): Promise<ProcessedState> {
+/**
+ * QC, genes, PCA, neighbours and clusters, then the value order — unless `opts.valueOrder` is
+ * false (a serving open builds it in the background, after the experiment is ready).
+ */
+export async function preprocess(data: LoadedData, progress: (step: string) => void = () => {}, opts: { valueOrder?: boolean } = {}): Promise<ProcessedState> {
   checkMinimumSize(data);
   const m = data.matrix;
   progress("qc");
@@ -123,9 +128,11 @@ export async function preprocess(data: LoadedData, progress: (step: string) => v
   progress("clusters");
   const storedClusters = seurat ? seuratClustersOf(data) : undefined;
   const louvain = storedClusters ?? clusterFromNeighbors(clusteringSubset(nn), PREPROCESS.resolution, PREPROCESS.seed);
-  progress("value order");
-  const valueOrder = buildGeneValueOrder(m, norm);
-  const state: ProcessedState = { qc, gene, hvgs, pca, neighbors: nn, louvain, valueOrder };
+  const state: ProcessedState = { qc, gene, hvgs, pca, neighbors: nn, louvain };
+  if (opts.valueOrder !== false) {
+    progress("value order");
+    state.valueOrder = buildGeneValueOrder(m, norm);
+  }
   if (seurat) {
     state.stored = { pca: storedPca !== undefined, genes: data.matrixKind === "counts" ? storedGeneStats : hasCompleteDispersions(data), clusters: storedClusters !== undefined };
     if (storedPca) state.pcsUsed = dims;

@@ -100,7 +100,7 @@ export class S3ExperimentProvider implements ExperimentSource {
         // loaded on demand: in thread mode the task code lives in the compute thread, off the main thread
         const [{ openExperiment }, { runTask }] = await Promise.all([import("../experiment/open.ts"), import("../compute/run-task.ts")]);
         this.runTask = runTask;
-        this.inProcess = await openExperiment({ path, cacheDir, log, limits: this.opts.limits, deferMatrix: true });
+        this.inProcess = await openExperiment({ path, cacheDir, log, limits: this.opts.limits, background: true });
       }
       this.openedPath = path;
     }

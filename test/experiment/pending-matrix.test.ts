@@ -1,5 +1,5 @@
 /**
- * Opening from the cache without the matrix (deferMatrix): while the matrix's arrays are still
+ * Opening from the cache without the matrix (background: true; readCache's deferMatrix): while the matrix's arrays are still
  * being read, every task declaring matrix "none" or "rows" answers exactly as on a fully loaded
  * experiment (so no task reads more than it declares: the pending matrix throws if it does),
  * and tasks declaring "whole" wait for the read, then answer the same. A damaged row read from
@@ -108,7 +108,7 @@ test("a damaged row is not served; a damaged matrix is read from the input and t
   bytes[at + 3] = bytes[at + 3]! ^ 0x40;
   writeFileSync(file, bytes);
   const logs: string[] = [];
-  const exp = await openExperiment({ path: PBMC_SMALL, cacheDir, deferMatrix: true, log: (m) => logs.push(m) });
+  const exp = await openExperiment({ path: PBMC_SMALL, cacheDir, background: true, log: (m) => logs.push(m) });
   assert.equal(exp.cache.status, "hit");
   // the row's checksum fails: the task waits for the whole matrix, whose checksum fails too, so it comes from the input
   assert.deepEqual(await runTask(exp, { body }), want);
@@ -118,7 +118,7 @@ test("a damaged row is not served; a damaged matrix is read from the input and t
   assert.equal(existsSync(file), false);
   assert.equal(readdirSync(cacheDir).filter((n) => n.endsWith(".cwstate")).length, 0);
   // and the next start rebuilds it
-  const next = await openExperiment({ path: PBMC_SMALL, cacheDir, deferMatrix: true });
+  const next = await openExperiment({ path: PBMC_SMALL, cacheDir, background: true });
   assert.equal(next.cache.status, "built");
   assert.deepEqual(await runTask(next, { body }), want);
 });

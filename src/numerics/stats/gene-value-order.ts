@@ -71,6 +71,30 @@ const MAX_RANKED_CELLS = 2 ** 23 - 1;
 
 /** The per-gene value order of `m` under `norm` (see the file header). */
 export function buildGeneValueOrder(m: GeneMajorMatrix, norm: Normalizer, progress: (fraction: number) => void = () => {}): GeneValueOrder {
+  const steps = valueOrderSteps(m, norm, progress);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * The same, built a slice of genes at a time with `pause()` awaited between slices (tens of
+ * milliseconds each): built in the background, it leaves the event loop free for requests.
+ */
+export async function buildGeneValueOrderInSlices(m: GeneMajorMatrix, norm: Normalizer, pause: () => Promise<void>): Promise<GeneValueOrder> {
+  const steps = valueOrderSteps(m, norm, () => {});
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await pause();
+  }
+}
+
+/** Genes per slice of valueOrderSteps. */
+const GENES_PER_SLICE = 256;
+
+function* valueOrderSteps(m: GeneMajorMatrix, norm: Normalizer, progress: (fraction: number) => void): Generator<void, GeneValueOrder> {
   const { nGenes, nCells, indptr, indices, values } = m;
   const cells = new Int32Array(indices.length);
   const nonNegativeFrom = new Int32Array(nGenes);
@@ -88,7 +112,10 @@ export function buildGeneValueOrder(m: GeneMajorMatrix, norm: Normalizer, progre
     ? { midrank: new Float32Array(indices.length), zeroMidrank: new Float64Array(nGenes), tieSum: new Float64Array(nGenes) }
     : null;
   for (let g = 0; g < nGenes; g++) {
-    if ((g & 1023) === 1023) progress(g / nGenes);
+    if (g % GENES_PER_SLICE === GENES_PER_SLICE - 1) {
+      progress(g / nGenes);
+      yield;
+    }
     const start = indptr[g]!;
     const end = indptr[g + 1]!;
     // values in, NaN to the back; small whole counts (most entries) by the rank of their
