@@ -9,7 +9,7 @@
  */
 import { open, stat } from "node:fs/promises";
 import { basename } from "node:path";
-import h5wasm, { Reference } from "h5wasm/node";
+import type * as H5wasmModule from "h5wasm/node";
 import type { Attribute, Dataset, Entity, File as RawFile, Metadata } from "h5wasm/node";
 import { ErrorCode, WorkerError } from "../../result/errors.ts";
 
@@ -53,11 +53,20 @@ const H5T_STR_SPACEPAD = 2;
 const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 
 let readyPromise: Promise<void> | undefined;
+/**
+ * h5wasm, set by ensureReady. It is imported on first use, not with this module: importing it
+ * starts its Wasm runtime (~80 ms of one CPU), which a worker serving a Matrix Market folder or
+ * its processed-state cache never needs, and which would otherwise run during its first open.
+ */
+let h5wasm: typeof H5wasmModule.default;
+let Reference: typeof H5wasmModule.Reference;
 
 /** Loads the Wasm module once and makes HDF5 errors throw (instead of printing HDF5-DIAG to stderr). */
 function ensureReady(): Promise<void> {
-  readyPromise ??= h5wasm.ready.then((module) => {
-    module.activate_throwing_error_handler();
+  readyPromise ??= import("h5wasm/node").then(async (mod) => {
+    h5wasm = mod.default;
+    Reference = mod.Reference;
+    (await h5wasm.ready).activate_throwing_error_handler();
   });
   return readyPromise;
 }
