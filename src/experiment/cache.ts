@@ -17,7 +17,7 @@ import { PendingMatrix } from "./pending-matrix.ts";
 import type { GeneMajorMatrix } from "../numerics/sparse.ts";
 
 /** Bump whenever the file layout or what preprocessing computes changes: old caches then rebuild. */
-export const CACHE_VERSION = 10;
+export const CACHE_VERSION = 11;
 
 /** The files hashInput reads: the file itself (null), or a folder's regular files (sorted names). */
 async function inputFiles(path: string): Promise<(string | null)[]> {

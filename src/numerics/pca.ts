@@ -2,16 +2,17 @@
  * Seurat's ScaleData + RunPCA on the highly variable genes. Seurat scales each gene to
  * z = (x − mean) / sd (sd with n − 1), clips z above at 10, and runs IRLBA on the dense result.
  *
- * The same matrix is handed to scran.js in sparse form: with a = min(x / sd, 10 + mean / sd)
- * on the non-zeros (and 0 elsewhere), z = a − mean / sd exactly, clipping included — zeros have
- * z = −mean/sd < 10 and are never clipped. scran centres a per gene, which equals z up to a
+ * The same matrix is handed to the PCA in sparse form (see `fitPca` for the method): with
+ * a = min(x / sd, 10 + mean / sd) on the non-zeros (and 0 elsewhere), z = a − mean / sd exactly, clipping included — zeros have
+ * z = −mean/sd < 10 and are never clipped. The PCA centres a per gene, which equals z up to a
  * per-gene constant that is non-zero only where clipping happened (Seurat does not re-centre
  * after clipping); the PCs agree with Seurat's to the precision checked in the science tests,
  * at the cost of the non-zeros instead of genes x cells.
  */
 import type { GeneMajorMatrix } from "./sparse.ts";
 import { normalizedRow, type Normalizer } from "./normalize.ts";
-import { orientSigns, pcaOfSparseRows, type PcaOutput } from "./scran.ts";
+import { covariancePca, orientSigns, type PcaOutput } from "./sparse-pca.ts";
+import { irlbaPca } from "./scran.ts";
 
 export const SCALE_MAX = 10;
 
@@ -46,23 +47,52 @@ export function shiftedScaledRows(
 }
 
 /**
+ * Above this many cells the PCs come from the genes x genes covariance (numerics/sparse-pca.ts),
+ * at or below it from scran.js's IRLBA. Both give the same PCs to rounding (every PC's scores
+ * correlate at |r| ≥ 0.9999 between the two on pbmc3k, HSMM and the 100k set; the variances agree
+ * to 5 digits): the covariance costs Σ non-zeros² per cell plus about a second for the top
+ * eigenpairs, IRLBA hundreds of sparse products, so at 100k cells on one CPU the covariance
+ * takes 5 s where IRLBA took 29 s, while at a few thousand cells they cost about the same. Small
+ * data stays on IRLBA so that its results stay bit for bit what they were: the embeddings that
+ * follow (UMAP from the PCs) amplify even rounding differences.
+ */
+export const COVARIANCE_PCA_CELLS = 50_000;
+
+export type PcaMethod = "irlba" | "covariance";
+
+/** The PCA of the scaled rows of `nCells` cells, by `method` or else the one COVARIANCE_PCA_CELLS chooses. */
+function fitPca(
+  nFeatures: number, nCells: number, rows: { indptr: Int32Array; indices: Int32Array; values: Float64Array }, nPcs: number,
+  opts: { rotation?: boolean; orient?: boolean; method?: PcaMethod | undefined } = {},
+): Promise<PcaOutput> | PcaOutput {
+  return (opts.method ?? (nCells > COVARIANCE_PCA_CELLS ? "covariance" : "irlba")) === "covariance"
+    ? covariancePca(nFeatures, nCells, rows.indptr, rows.indices, rows.values, nPcs, opts)
+    : irlbaPca(nFeatures, nCells, rows.indptr, rows.indices, rows.values, nPcs, opts);
+}
+
+/**
  * Up to this many cells the PCs are computed on every cell. Above it they are fitted on a random
- * sample of this many cells and every cell is projected onto them: scran.js runs in 32-bit
- * WebAssembly (at most 4 GiB), which cannot hold the scaled HVGs of a million cells (about
- * 3 GB at 12 bytes per non-zero, before its own copy), and the fit's cost then stops growing
- * with the cells (the projection is one pass over the HVGs' non-zeros).
+ * sample of this many cells and every cell is projected onto them: the fit's cost (the
+ * covariance, and the cell-by-cell copy of the scaled HVGs it is built from, about 1.4 GB at a
+ * million cells) then stops growing with the cells, and the projection is one pass over the
+ * HVGs' non-zeros. (The limit was set when scran.js's IRLBA did the fit, in 32-bit WebAssembly
+ * that could not hold a million cells' scaled HVGs; it is kept so that results above it stay
+ * as they were, up to the change of fitting method.)
  */
 export const PCA_SAMPLE_CELLS = 200_000;
 const PCA_SAMPLE_SEED = 1;
 
 /**
  * PCA of the scaled HVGs: `nPcs` components (fewer if the data cannot support them). Above
- * `sampleCells` cells, fitted on a sample and projected (see PCA_SAMPLE_CELLS).
+ * `sampleCells` cells, fitted on a sample and projected (see PCA_SAMPLE_CELLS). `method` is for
+ * tests; the worker lets the number of (fitted) cells choose (see COVARIANCE_PCA_CELLS).
  */
-export function computePca(m: GeneMajorMatrix, norm: Normalizer, hvgs: Int32Array, nPcs: number, sampleCells = PCA_SAMPLE_CELLS): Promise<PcaOutput> {
-  if (m.nCells > sampleCells) return sampledPca(m, norm, hvgs, Math.min(nPcs, sampleCells - 1), sampleCells);
+export async function computePca(
+  m: GeneMajorMatrix, norm: Normalizer, hvgs: Int32Array, nPcs: number, sampleCells = PCA_SAMPLE_CELLS, method?: PcaMethod,
+): Promise<PcaOutput> {
+  if (m.nCells > sampleCells) return sampledPca(m, norm, hvgs, Math.min(nPcs, sampleCells - 1), sampleCells, method);
   const rows = shiftedScaledRows(m, norm, hvgs);
-  return pcaOfSparseRows(hvgs.length, m.nCells, rows.indptr, rows.indices, rows.values, nPcs);
+  return fitPca(hvgs.length, m.nCells, rows, nPcs, { method });
 }
 
 /**
@@ -91,11 +121,11 @@ export function sampleCellPositions(n: number, size: number, seed: number): Int3
 
 /**
  * PCA fitted on `sampleCells` sampled cells, every cell projected: the genes are scaled with
- * the means and sds of all cells (as without a sample), the sample's scaled rows go to scran.js
+ * the means and sds of all cells (as without a sample), the sample's scaled rows are fitted
  * for the loadings, and each cell's scores are its scaled values times the loadings, centred on
  * all cells' mean. Variances explained are the sample's.
  */
-async function sampledPca(m: GeneMajorMatrix, norm: Normalizer, hvgs: Int32Array, nPcs: number, sampleCells: number): Promise<PcaOutput> {
+async function sampledPca(m: GeneMajorMatrix, norm: Normalizer, hvgs: Int32Array, nPcs: number, sampleCells: number, method: PcaMethod | undefined): Promise<PcaOutput> {
   const n = m.nCells;
   const nF = hvgs.length;
   const pos = sampleCellPositions(n, sampleCells, PCA_SAMPLE_SEED);
@@ -126,7 +156,7 @@ async function sampledPca(m: GeneMajorMatrix, norm: Normalizer, hvgs: Int32Array
   const indices = new Int32Array(indptr[nF]!), values = new Float64Array(indptr[nF]!);
   parts.forEach((p, f) => { indices.set(p.cells, indptr[f]!); values.set(p.values, indptr[f]!); });
   parts.length = 0;
-  const fit = await pcaOfSparseRows(nF, sampleCells, indptr, indices, values, nPcs, { rotation: true, orient: false });
+  const fit = await fitPca(nF, sampleCells, { indptr, indices, values }, nPcs, { rotation: true, orient: false, method });
   const k = fit.nPcs;
   const rot = fit.rotation!;
   // loadings gene by gene (k consecutive values per gene)

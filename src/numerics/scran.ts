@@ -7,6 +7,7 @@ import * as scran from "scran.js";
 import { availableParallelism } from "node:os";
 import { tsne } from "./tsne/tsne.ts";
 import { umap } from "./umap/umap.ts";
+import { orientSigns, type PcaOutput } from "./sparse-pca.ts";
 
 let ready: Promise<unknown> | null = null;
 
@@ -20,22 +21,13 @@ function freeAll(...objects: ({ free(): void } | undefined)[]): void {
   for (const o of objects) o?.free();
 }
 
-export interface PcaOutput {
-  /** cells x nPcs, row-major (cell i's scores at [i*nPcs, (i+1)*nPcs)) */
-  scores: Float64Array;
-  nPcs: number;
-  varianceExplained: Float64Array;
-  totalVariance: number;
-  /** features x nPcs loadings, column-major (feature f of PC j at f + j * nFeatures); only when asked for */
-  rotation?: Float64Array;
-}
-
 /**
- * PCA of a sparse features x cells matrix in compressed-row form (one row per feature).
- * scran centres each feature and multiplies sparse matrices by vectors, so the cost follows
- * the non-zeros, not features x cells.
+ * PCA of a sparse features x cells matrix in compressed-row form (one row per feature) by
+ * scran.js's IRLBA: scran centres each feature and multiplies sparse matrices by vectors, so the
+ * cost follows the non-zeros, not features x cells (numerics/sparse-pca.ts has the same
+ * interface computed from the covariance; numerics/pca.ts chooses).
  */
-export async function pcaOfSparseRows(
+export async function irlbaPca(
   nFeatures: number, nCells: number, indptr: Int32Array, indices: Int32Array, values: Float64Array, nPcs: number,
   opts: { rotation?: boolean; orient?: boolean } = {},
 ): Promise<PcaOutput> {
@@ -55,15 +47,6 @@ export async function pcaOfSparseRows(
     };
   } finally {
     freeAll(res, mat);
-  }
-}
-
-/** Flips each PC (column of a cells x k row-major array) so that its largest-magnitude score is positive. */
-export function orientSigns(scores: Float64Array, nCells: number, k: number): void {
-  for (let j = 0; j < k; j++) {
-    let best = 0;
-    for (let i = 0; i < nCells; i++) { const v = scores[i * k + j]!; if (Math.abs(v) > Math.abs(best)) best = v; }
-    if (best < 0) for (let i = 0; i < nCells; i++) scores[i * k + j] = -scores[i * k + j]!;
   }
 }
 
