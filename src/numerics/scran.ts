@@ -41,8 +41,16 @@ export async function irlbaPca(
     const scores = res.principalComponents();
     // signs are arbitrary: flip each PC so its largest-magnitude score is positive
     if (opts.orient !== false) orientSigns(scores, nCells, k);
+    // each PC's variance from its scores: scran.js 4.1's varianceExplained() returned 0 for the
+    // leading PCs here (pbmc3k: the first three)
+    const varianceExplained = new Float64Array(k);
+    for (let j = 0; j < k; j++) {
+      let s = 0, ss = 0;
+      for (let i = 0; i < nCells; i++) { const v = scores[i * k + j]!; s += v; ss += v * v; }
+      varianceExplained[j] = nCells > 1 ? (ss - (s * s) / nCells) / (nCells - 1) : 0;
+    }
     return {
-      scores, nPcs: k, varianceExplained: res.varianceExplained(), totalVariance: res.totalVariance(),
+      scores, nPcs: k, varianceExplained, totalVariance: res.totalVariance(),
       ...(opts.rotation ? { rotation: res.rotation() } : {}),
     };
   } finally {

@@ -47,6 +47,11 @@ test("covariance PCA: PC1 and PC2 agree with Seurat's, the spectrum matches, and
   for (let j = 0; j < 50; j++) worst = Math.min(worst, pearson(column(pca.scores, n, 50, j), column(exp.state.pca.scores, n, 50, j)));
   console.log(`covariance vs IRLBA PCs: smallest r over the 50 PCs ${worst.toFixed(6)}`);
   assert.ok(worst >= 0.999, `r = ${worst}`);
+  // and the same variances (each PC's, as preprocessing stores them)
+  for (let j = 0; j < 50; j++) {
+    const a = pca.varianceExplained[j]!, b = exp.state.pca.varianceExplained[j]!;
+    assert.ok(Math.abs(a / b - 1) < 1e-5, `PC${j + 1} variance ${a} vs IRLBA's ${b}`);
+  }
 });
 
 test("covariance PCA: the neighbours and Louvain clusters that follow agree with Seurat's FindClusters (ARI >= 0.8)", async () => {
