@@ -6,7 +6,8 @@
  */
 import type { Experiment } from "./experiment.ts";
 import { firstPcs, UMAP_NEIGHBORS } from "../numerics/cluster.ts";
-import { embed2d, nearestNeighbors } from "../numerics/scran.ts";
+import { embed2d } from "../numerics/scran.ts";
+import { nearestNeighbors } from "../numerics/neighbors.ts";
 import { ErrorCode, WorkerError } from "../result/errors.ts";
 import { pcsUsedOf } from "./preprocess.ts";
 

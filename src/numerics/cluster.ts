@@ -3,7 +3,8 @@
  * SNN graph (k = 20, Jaccard pruning 1/15), Louvain at the given resolution, fixed seed.
  */
 import { louvain, renumberBySize } from "./louvain.ts";
-import { leidenFromNeighbors, nearestNeighbors, type Neighbors } from "./scran.ts";
+import { leidenFromNeighbors, type Neighbors } from "./scran.ts";
+import { nearestNeighbors } from "./neighbors.ts";
 import { buildSnnGraph, type WeightedGraph } from "./snn.ts";
 
 export const CLUSTER_DEFAULTS = { k: 20, prune: 1 / 15, resolution: 0.8, seed: 0, dims: 30 } as const;

@@ -66,8 +66,12 @@ export interface Neighbors {
   distances: Float64Array;
 }
 
-/** k nearest neighbours of every cell in a cells x dims row-major coordinate array (Annoy, as Seurat's default). */
-export async function nearestNeighbors(coords: Float64Array, nCells: number, dims: number, k: number): Promise<Neighbors> {
+/**
+ * k nearest neighbours of every cell in a cells x dims row-major coordinate array by scran.js's
+ * Annoy (Seurat's default method); numerics/neighbors.ts chooses between this and
+ * numerics/knn-forest.ts.
+ */
+export async function annoyNeighbors(coords: Float64Array, nCells: number, dims: number, k: number): Promise<Neighbors> {
   await initScran();
   let index: scran.NeighborIndex | undefined;
   let res: scran.FindNearestNeighborsResults | undefined;

@@ -1,8 +1,9 @@
 /**
- * The covariance PCA (numerics/sparse-pca.ts, what preprocessing uses above
- * COVARIANCE_PCA_CELLS cells) on pbmc3k, where preprocessing itself uses scran.js's IRLBA: the
- * same checks against Seurat 4.3 as the preprocessing's PCs (seurat-preprocess.test.ts: PC1 and
- * PC2, the spectrum, the clusters that follow), and the same PCs as IRLBA's.
+ * What preprocessing uses above 50,000 cells, run on pbmc3k (where preprocessing itself uses
+ * scran.js's IRLBA and Annoy): the covariance PCA (numerics/sparse-pca.ts) and the forest
+ * neighbour search (numerics/knn-forest.ts). The same checks against Seurat 4.3 as the
+ * preprocessing's (seurat-preprocess.test.ts: PC1 and PC2, the spectrum, the clusters that
+ * follow), and the same PCs as IRLBA's.
  */
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -14,6 +15,8 @@ import { normalizerOf, PREPROCESS } from "../../src/experiment/preprocess.ts";
 import { computePca, COVARIANCE_PCA_CELLS, PCA_SAMPLE_CELLS } from "../../src/numerics/pca.ts";
 import type { PcaOutput } from "../../src/numerics/sparse-pca.ts";
 import { clusterFromNeighbors, clusteringSubset, firstPcs, sharedNeighbors } from "../../src/numerics/cluster.ts";
+import { forestNeighbors } from "../../src/numerics/knn-forest.ts";
+import { FOREST_KNN_CELLS } from "../../src/numerics/neighbors.ts";
 import { PBMC3K } from "../helpers.ts";
 import { adjustedRandIndex, pearson, reference } from "./reference.ts";
 
@@ -26,8 +29,8 @@ before(async () => {
 
 const column = (scores: Float64Array, n: number, k: number, j: number): Float64Array => Float64Array.from({ length: n }, (_, i) => scores[i * k + j]!);
 
-test("pbmc3k is below the covariance PCA's threshold (preprocessing's PCs are IRLBA's here)", () => {
-  assert.ok(exp.nCells <= COVARIANCE_PCA_CELLS);
+test("pbmc3k is below both thresholds (preprocessing's PCs are IRLBA's here, its neighbours Annoy's)", () => {
+  assert.ok(exp.nCells <= COVARIANCE_PCA_CELLS && exp.nCells <= FOREST_KNN_CELLS);
 });
 
 test("covariance PCA: PC1 and PC2 agree with Seurat's, the spectrum matches, and every PC is IRLBA's", () => {
@@ -65,4 +68,16 @@ test("covariance PCA: the neighbours and Louvain clusters that follow agree with
   console.log(`covariance PCA clusters: ${new Set(louvain).size}; ARI with Seurat ${ari.toFixed(4)}, with the IRLBA pipeline's ${vsIrlba.toFixed(4)}`);
   assert.ok(ari >= 0.8, `ARI ${ari}`);
   assert.ok(vsIrlba >= 0.95, `ARI with IRLBA's clusters ${vsIrlba}`);
+});
+
+test("covariance PCA + forest neighbours: the Louvain clusters agree with Seurat's FindClusters (ARI >= 0.8)", () => {
+  const ref = reference<{ clusters: number[] }>("clusters.json");
+  const n = exp.nCells;
+  const dims = Math.min(PREPROCESS.pcsUsed, pca.nPcs);
+  const nn = forestNeighbors(firstPcs(pca.scores, n, pca.nPcs, dims), n, dims, exp.state.neighbors.k);
+  const louvain = clusterFromNeighbors(clusteringSubset(nn), PREPROCESS.resolution, PREPROCESS.seed);
+  const ari = adjustedRandIndex(louvain, ref.clusters);
+  const vsPipeline = adjustedRandIndex(louvain, exp.state.louvain);
+  console.log(`forest neighbours clusters: ${new Set(louvain).size}; ARI with Seurat ${ari.toFixed(4)}, with the IRLBA + Annoy pipeline's ${vsPipeline.toFixed(4)}`);
+  assert.ok(ari >= 0.8, `ARI ${ari}`);
 });
