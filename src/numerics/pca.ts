@@ -49,12 +49,13 @@ export function shiftedScaledRows(
 /**
  * Above this many cells the PCs come from the genes x genes covariance (numerics/sparse-pca.ts),
  * at or below it from scran.js's IRLBA. Both give the same PCs to rounding (every PC's scores
- * correlate at |r| ≥ 0.9999 between the two on pbmc3k, HSMM and the 100k set; the variances agree
- * to 5 digits): the covariance costs Σ non-zeros² per cell plus about a second for the top
- * eigenpairs, IRLBA hundreds of sparse products, so at 100k cells on one CPU the covariance
- * takes 5 s where IRLBA took 29 s, while at a few thousand cells they cost about the same. Small
- * data stays on IRLBA so that its results stay bit for bit what they were: the embeddings that
- * follow (UMAP from the PCs) amplify even rounding differences.
+ * correlate at r ≥ 0.9999 between the two on pbmc3k, HSMM and the 100k set; the variances agree
+ * to 5 digits; bench/large-data-path.ts): the covariance costs Σ non-zeros² per cell plus about a
+ * second for the top eigenpairs, IRLBA hundreds of sparse products, so at 100k cells on one CPU
+ * the covariance takes 5 s where IRLBA takes 26 s, while at a few thousand cells they cost about
+ * the same (pbmc3k: IRLBA 1.3–1.9 s, the covariance 1.8–1.9 s). Small data stays on IRLBA so that
+ * its results stay bit for bit what they were: the embeddings that follow (UMAP from the PCs)
+ * amplify even rounding differences.
  */
 export const COVARIANCE_PCA_CELLS = 50_000;
 
