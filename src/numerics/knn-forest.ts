@@ -161,11 +161,12 @@ function searchNeighbors(coords: Float64Array, n: number, d: number, kk: number,
   const heaps = new Heaps(n, kk);
   const order = new Int32Array(n);
   for (let t = 0; t < opts.trees; t++) plantTree(coords, n, d, heaps, Math.max(opts.leafSize, kk + 1), rng, order);
-  // a cell a tree left with fewer than k candidates (tiny data): fill from random cells
+  // a cell the trees left with fewer than k candidates (its leaves were small): the cells after
+  // it in order fill its heap (an empty slot, idx -1, sits at the root while any is left)
   for (let i = 0; i < n; i++) {
-    for (let guard = 0; heaps.idx[i * kk] === -1 && guard < 4 * n; guard++) {
-      const j = rng.int(n);
-      if (j !== i) heaps.push(i, j, squaredDistance(coords, i, j, d));
+    for (let step = 1; heaps.idx[i * kk] === -1 && step < n; step++) {
+      const j = (i + step) % n;
+      heaps.push(i, j, squaredDistance(coords, i, j, d));
     }
   }
   // refinement: each cell's fresh neighbours' neighbours are offered to it (and it to them)

@@ -3,11 +3,12 @@
  * z = (x − mean) / sd (sd with n − 1), clips z above at 10, and runs IRLBA on the dense result.
  *
  * The same matrix is handed to the PCA in sparse form (see `fitPca` for the method): with
- * a = min(x / sd, 10 + mean / sd) on the non-zeros (and 0 elsewhere), z = a − mean / sd exactly, clipping included — zeros have
- * z = −mean/sd < 10 and are never clipped. The PCA centres a per gene, which equals z up to a
- * per-gene constant that is non-zero only where clipping happened (Seurat does not re-centre
- * after clipping); the PCs agree with Seurat's to the precision checked in the science tests,
- * at the cost of the non-zeros instead of genes x cells.
+ * a = min(x / sd, 10 + mean / sd) on the non-zeros (and 0 elsewhere), z = a − mean / sd
+ * exactly, clipping included — zeros have z = −mean/sd < 10 and are never clipped. The PCA
+ * centres a per gene, which equals z up to a per-gene constant that is non-zero only where
+ * clipping happened (Seurat does not re-centre after clipping); the PCs agree with Seurat's to
+ * the precision checked in the science tests, at the cost of the non-zeros instead of genes x
+ * cells.
  */
 import type { GeneMajorMatrix } from "./sparse.ts";
 import { normalizedRow, type Normalizer } from "./normalize.ts";
@@ -49,8 +50,8 @@ export function shiftedScaledRows(
 /**
  * Above this many cells the PCs come from the genes x genes covariance (numerics/sparse-pca.ts),
  * at or below it from scran.js's IRLBA. Both give the same PCs to rounding (every PC's scores
- * correlate at r ≥ 0.9999 between the two on pbmc3k, HSMM and the 100k set; the variances agree
- * to 5 digits; bench/large-data-path.ts): the covariance costs Σ non-zeros² per cell plus about a
+ * correlate at r ≥ 0.9999 between the two on pbmc3k and the 100k set; the variances agree to
+ * 5 digits; bench/large-data-path.ts): the covariance costs Σ non-zeros² per cell plus about a
  * second for the top eigenpairs, IRLBA hundreds of sparse products, so at 100k cells on one CPU
  * the covariance takes 5 s where IRLBA takes 26 s, while at a few thousand cells they cost about
  * the same (pbmc3k: IRLBA 1.3–1.9 s, the covariance 1.8–1.9 s). Small data stays on IRLBA so that
