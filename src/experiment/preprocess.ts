@@ -16,6 +16,7 @@ import { ErrorCode, WorkerError } from "../result/errors.ts";
 import { computeCellQc, mitoMask, SCALE_FACTOR, type CellQc, type Normalizer } from "../numerics/normalize.ts";
 import { computeVst } from "../numerics/hvg.ts";
 import { computePca } from "../numerics/pca.ts";
+import { scoreVariances } from "../numerics/sparse-pca.ts";
 import { CLUSTER_DEFAULTS, clusterFromNeighbors, clusteringSubset, firstPcs, sharedNeighbors } from "../numerics/cluster.ts";
 import type { Neighbors } from "../numerics/scran.ts";
 import { buildGeneValueOrder, type GeneValueOrder } from "../numerics/stats/gene-value-order.ts";
@@ -160,13 +161,8 @@ function storedPcaOf(data: LoadedData): ProcessedState["pca"] | undefined {
   if (e === undefined || e.dims < 2 || e.values.length !== n * e.dims || !e.values.every(Number.isFinite)) return undefined;
   const nPcs = Math.min(e.dims, data.seuratMisc?.numPCs ?? e.dims);
   const scores = firstPcs(e.values, n, e.dims, nPcs);
-  const varianceExplained = new Float64Array(nPcs);
-  for (let j = 0; j < nPcs; j++) {
-    if (e.stdev) { varianceExplained[j] = e.stdev[j]! ** 2; continue; }
-    let s = 0, ss = 0;
-    for (let i = 0; i < n; i++) { const x = scores[i * nPcs + j]!; s += x; ss += x * x; }
-    varianceExplained[j] = n > 1 ? (ss - (s * s) / n) / (n - 1) : 0;
-  }
+  const stdev = e.stdev;
+  const varianceExplained = stdev ? Float64Array.from({ length: nPcs }, (_, j) => stdev[j]! ** 2) : scoreVariances(scores, n, nPcs);
   return { nPcs, scores, varianceExplained };
 }
 

@@ -7,7 +7,7 @@ import * as scran from "scran.js";
 import { availableParallelism } from "node:os";
 import { tsne } from "./tsne/tsne.ts";
 import { umap } from "./umap/umap.ts";
-import { orientSigns, type PcaOutput } from "./sparse-pca.ts";
+import { orientSigns, scoreVariances, type PcaOutput } from "./sparse-pca.ts";
 
 let ready: Promise<unknown> | null = null;
 
@@ -41,16 +41,10 @@ export async function irlbaPca(
     const scores = res.principalComponents();
     // signs are arbitrary: flip each PC so its largest-magnitude score is positive
     if (opts.orient !== false) orientSigns(scores, nCells, k);
-    // each PC's variance from its scores: scran.js 4.1's varianceExplained() returned 0 for the
-    // leading PCs here (pbmc3k: the first three)
-    const varianceExplained = new Float64Array(k);
-    for (let j = 0; j < k; j++) {
-      let s = 0, ss = 0;
-      for (let i = 0; i < nCells; i++) { const v = scores[i * k + j]!; s += v; ss += v * v; }
-      varianceExplained[j] = nCells > 1 ? (ss - (s * s) / nCells) / (nCells - 1) : 0;
-    }
     return {
-      scores, nPcs: k, varianceExplained, totalVariance: res.totalVariance(),
+      // each PC's variance from its scores: scran.js 4.1's varianceExplained() returned 0 for the
+      // leading PCs here (pbmc3k: the first three)
+      scores, nPcs: k, varianceExplained: scoreVariances(scores, nCells, k), totalVariance: res.totalVariance(),
       ...(opts.rotation ? { rotation: res.rotation() } : {}),
     };
   } finally {

@@ -31,6 +31,17 @@ export function orientSigns(scores: Float64Array, nCells: number, k: number): vo
   }
 }
 
+/** Each column's variance (n − 1 denominator) of a cells x k row-major array of PC scores. */
+export function scoreVariances(scores: Float64Array, nCells: number, k: number): Float64Array {
+  const out = new Float64Array(k);
+  for (let j = 0; j < k; j++) {
+    let s = 0, ss = 0;
+    for (let i = 0; i < nCells; i++) { const v = scores[i * k + j]!; s += v; ss += v * v; }
+    out[j] = nCells > 1 ? (ss - (s * s) / nCells) / (nCells - 1) : 0;
+  }
+  return out;
+}
+
 /** The rows' non-zeros regrouped cell by cell (features ascending within a cell), and each feature's mean over all cells. */
 interface CellMajor { cellPtr: Int32Array; feat: Int32Array; val: Float64Array; means: Float64Array }
 
@@ -79,11 +90,6 @@ function covariance(nF: number, nCells: number, { cellPtr, feat, val, means }: C
     }
   }
   return cov;
-}
-
-/** The features x features covariance of the rows (see `covariance`). */
-export function sparseRowCovariance(nFeatures: number, nCells: number, indptr: Int32Array, indices: Int32Array, values: Float64Array): Float64Array {
-  return covariance(nFeatures, nCells, cellMajor(nFeatures, nCells, indptr, indices, values));
 }
 
 /**
