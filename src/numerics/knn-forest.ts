@@ -133,31 +133,24 @@ export function forestNeighbors(coords: Float64Array, n: number, d: number, k: n
   plantTree(coords, n, d, null, opts.leafSize, rng, order);
   const x = new Float64Array(n * d);
   for (let i = 0; i < n; i++) x.set(coords.subarray(order[i]! * d, (order[i]! + 1) * d), i * d);
-  const found = searchNeighbors(x, n, d, kk, opts, rng);
-  const rank = new Int32Array(n);
-  for (let i = 0; i < n; i++) rank[order[i]!] = i;
+  const heaps = searchNeighbors(x, n, d, kk, opts, rng);
+  // each cell's neighbours in the original numbering, nearest first (ties by original index)
   const indices = new Int32Array(n * kk);
   const distances = new Float64Array(n * kk);
-  for (let c = 0; c < n; c++) {
-    const from = rank[c]! * kk;
+  const slot = Array.from({ length: kk }, (_, t) => t);
+  for (let i = 0; i < n; i++) {
+    const base = i * kk, out = order[i]! * kk;
+    slot.sort((a, b) => heaps.dist[base + a]! - heaps.dist[base + b]! || order[heaps.idx[base + a]!]! - order[heaps.idx[base + b]!]!);
     for (let t = 0; t < kk; t++) {
-      indices[c * kk + t] = order[found.indices[from + t]!]!;
-      distances[c * kk + t] = found.distances[from + t]!;
-    }
-  }
-  // ties by original index (the renumbering must not decide them)
-  for (let c = 0; c < n; c++) {
-    const b = c * kk;
-    for (let t = 1; t < kk; t++) {
-      for (let u = t; u > 0 && distances[b + u]! === distances[b + u - 1]! && indices[b + u]! < indices[b + u - 1]!; u--) {
-        const i = indices[b + u]!; indices[b + u] = indices[b + u - 1]!; indices[b + u - 1] = i;
-      }
+      indices[out + t] = order[heaps.idx[base + slot[t]!]!]!;
+      distances[out + t] = Math.sqrt(heaps.dist[base + slot[t]!]!);
     }
   }
   return { nCells: n, k: kk, indices, distances };
 }
 
-function searchNeighbors(coords: Float64Array, n: number, d: number, kk: number, opts: ForestOptions, rng: Random): { indices: Int32Array; distances: Float64Array } {
+/** The forest and the refinement rounds: every cell's heap of its kk best candidates. */
+function searchNeighbors(coords: Float64Array, n: number, d: number, kk: number, opts: ForestOptions, rng: Random): Heaps {
   const heaps = new Heaps(n, kk);
   const order = new Int32Array(n);
   for (let t = 0; t < opts.trees; t++) plantTree(coords, n, d, heaps, Math.max(opts.leafSize, kk + 1), rng, order);
@@ -193,17 +186,5 @@ function searchNeighbors(coords: Float64Array, n: number, d: number, kk: number,
     }
     if (changed < opts.minChange * n * kk) break;
   }
-  // each cell's neighbours nearest first (ties by index)
-  const indices = new Int32Array(n * kk);
-  const distances = new Float64Array(n * kk);
-  const slot = Array.from({ length: kk }, (_, t) => t);
-  for (let i = 0; i < n; i++) {
-    const base = i * kk;
-    slot.sort((a, b) => heaps.dist[base + a]! - heaps.dist[base + b]! || heaps.idx[base + a]! - heaps.idx[base + b]!);
-    for (let t = 0; t < kk; t++) {
-      indices[base + t] = heaps.idx[base + slot[t]!]!;
-      distances[base + t] = Math.sqrt(heaps.dist[base + slot[t]!]!);
-    }
-  }
-  return { indices, distances };
+  return heaps;
 }
