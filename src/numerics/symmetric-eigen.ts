@@ -163,6 +163,7 @@ export function topEigenpairs(a: Float64Array, n: number, k: number, opts: { tol
   const beta: number[] = [];
   let check = Math.min(n, 2 * k + 10);
   const w = new Float64Array(n);
+  const solveT = (steps: number, lastRowOnly = false) => tridiagonalEigen(Float64Array.from(alpha), Float64Array.from(beta), steps, lastRowOnly);
   for (let j = 0; ; j++) {
     const q = basis[j]!;
     multiply(a, q, w, n);
@@ -176,21 +177,20 @@ export function topEigenpairs(a: Float64Array, n: number, k: number, opts: { tol
     const b = Math.sqrt(dot(w, w, n));
     const steps = j + 1;
     if (steps === check || steps === n) {
-      const t = tridiagonalEigen(Float64Array.from(alpha), Float64Array.from(beta), steps, true);
+      const t = solveT(steps, true);
       let converged = true;
       for (let i = 0; i < k && converged; i++) {
         const col = steps - 1 - i;
         converged = b * Math.abs(t.vectors[col * steps + steps - 1]!) <= tol * Math.max(Math.abs(t.values[steps - 1]!), scale * EPS);
       }
-      if (converged || steps === n) return ritzPairs(tridiagonalEigen(Float64Array.from(alpha), Float64Array.from(beta), steps), basis, steps, n, k);
+      if (converged || steps === n) return ritzPairs(solveT(steps), basis, steps, n, k);
       check = Math.min(n, check + 10);
     }
     // an invariant subspace: continue from a fresh direction orthogonal to it (T splits there)
     if (b <= n * EPS * scale) {
       const fresh = randomUnit(basis);
       if (fresh === null) {
-        const t = tridiagonalEigen(Float64Array.from(alpha), Float64Array.from(beta), steps);
-        return ritzPairs(t, basis, steps, n, Math.min(k, steps));
+        return ritzPairs(solveT(steps), basis, steps, n, Math.min(k, steps));
       }
       beta.push(0);
       basis.push(fresh);
